@@ -1,0 +1,47 @@
+"""Datasette hooks: Chinese-aware search and search excerpts for any
+database that build_db.py made."""
+import sqlite3
+
+from datasette import hookimpl
+from markupsafe import Markup
+
+from .render import excerpt, safe_marked_html
+from .terms import TERMS_SCHEME, fts_query
+
+
+def _built_by_us(conn):
+    try:
+        row = conn.execute("select value from build_info where key = 'terms_scheme'").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == TERMS_SCHEME
+
+
+def _never_raise(function, fallback):
+    # An exception inside an SQL function becomes an SQL error and an error
+    # page; a reader's query must never cause one.
+    def wrapper(*args):
+        try:
+            return function(*("" if a is None else str(a) for a in args))
+        except Exception:
+            return fallback
+
+    return wrapper
+
+
+@hookimpl(trylast=True)
+def prepare_connection(conn):
+    # Runs after Datasette's own prepare_connection, so this escape_fts
+    # replaces the stock one: the table search box, ?_search= and
+    # datasette-search-all all call escape_fts(:search). Other databases keep
+    # the stock function, since their indexes hold plain words.
+    if _built_by_us(conn):
+        conn.create_function("escape_fts", 1, _never_raise(fts_query, '""'), deterministic=True)
+    conn.create_function("search_excerpt", 2, _never_raise(excerpt, ""), deterministic=True)
+
+
+@hookimpl
+def render_cell(value, column):
+    if column == "excerpt" and isinstance(value, str):
+        return Markup(safe_marked_html(value))
+    return None

@@ -1,0 +1,202 @@
+"""What a reader's text is indexed as, and what a reader's query looks for.
+
+The build imports ``index_terms`` to fill the full-text index and the Datasette
+plugin imports ``fts_query`` to search it, so the two cannot drift apart.
+
+SQLite's unicode61 tokenizer treats a whole run of Chinese characters as one
+token, so a search for a two-character word inside a sentence finds nothing.
+Instead every run of CJK characters is indexed as its overlapping bigrams
+followed by its last character on its own:
+
+    香港台灣 -> 香港 港台 台灣 灣
+
+A query of two or more characters becomes a phrase of its bigrams, which
+matches exactly where those characters stand next to each other inside one
+run; a one-character query becomes a prefix query, matching any bigram that
+starts with it or the single token at a run's end. Because the single token
+sits between runs, no phrase can match across punctuation or spaces.
+Everything that is not CJK is left for unicode61 to split into whole,
+case-folded words.
+
+Text and query are first folded to one script with OpenCC (t2s), one
+character at a time, so that 臺灣, 台灣 and 台湾 are the same terms and the
+folded text lines up character for character with the original.
+"""
+import html
+import re
+import sys
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+__all__ = ["fold", "visible_text", "index_terms", "query_terms", "fts_query", "TERMS_SCHEME"]
+
+# Stored in each database the build writes and bumped whenever index_terms
+# changes, so the server only searches indexes it knows how to query.
+TERMS_SCHEME = "cjk-bigram-t2s-1"
+
+# An empty phrase is valid FTS5 and matches no row: what a query with no
+# searchable characters ("，", "*", "") turns into.
+MATCH_NOTHING = '""'
+
+_CJK_BLOCKS = [
+    (0x3040, 0x30FF),  # kana
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+]
+
+
+def _cjk_class():
+    # Only letters: the kana block also holds punctuation such as the middle
+    # dot in 安東尼・布林肯, which must end a run like any other punctuation.
+    chars = "".join(
+        chr(c)
+        for lo, hi in _CJK_BLOCKS
+        for c in range(lo, hi + 1)
+        if unicodedata.category(chr(c)).startswith("L")
+    )
+    return "[" + re.escape(chars) + "\U00020000-\U0003134F]"
+
+
+_CJK = _cjk_class()
+_CJK_RUN = re.compile(_CJK + "+")
+_WORD_CHAR = re.compile(r"[^\W_]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _fold_table():
+    # One OpenCC call over every ideograph, split back into characters: a
+    # per-character table keeps folding context-free (a term folds the same
+    # way inside any sentence) and length-preserving (positions in the folded
+    # text are positions in the original, which excerpts rely on).
+    converter = opencc.OpenCC("t2s")
+    source = [chr(c) for lo, hi in _CJK_BLOCKS[1:] for c in range(lo, hi + 1)]
+    folded = converter.convert("\n".join(source)).split("\n")
+    table = {ord(s): f for s, f in zip(source, folded) if s != f and len(f) == 1}
+    # Full-width Latin letters and digits (ＣＯＶＩＤ１９) are the same words as
+    # their ASCII forms; the ideographic space is a space.
+    table.update({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)})
+    table[0x3000] = " "
+    return table
+
+
+_FOLD = _fold_table()
+
+
+def fold(text):
+    """Traditional to simplified script and full-width to ASCII, one character
+    for one character, so ``len(fold(s)) == len(s)``."""
+    return text.translate(_FOLD)
+
+
+_FIGURE_CAPTION = re.compile(r"<figcaption\b.*?</figcaption>", re.S | re.I)
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_SHORTCODE = re.compile(r"\{\{[<%].*?[%>]\}\}", re.S)
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_TAG = re.compile(r"<[^>]*>")
+_URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
+
+
+def visible_text(markdown):
+    """The words a reader sees in an article body's Markdown: link texts but
+    not their targets, image alt text but not the image path, no HTML tags or
+    attributes, no bare URLs. Captions are indexed with their figures, so the
+    body's own ``<figcaption>`` elements are left out here."""
+    text = _HTML_COMMENT.sub(" ", markdown)
+    text = _SHORTCODE.sub(" ", text)
+    text = _FIGURE_CAPTION.sub(" ", text)
+    text = _MD_IMAGE.sub(r" \1 ", text)
+    text = _MD_LINK.sub(r" \1 ", text)
+    text = _TAG.sub(" ", text)
+    text = html.unescape(text)
+    return _URL.sub(" ", text)
+
+
+def _segments(text):
+    """(is_cjk, piece) pairs covering ``text`` in order."""
+    pos = 0
+    for run in _CJK_RUN.finditer(text):
+        if run.start() > pos:
+            yield False, text[pos : run.start()]
+        yield True, run.group()
+        pos = run.end()
+    if pos < len(text):
+        yield False, text[pos:]
+
+
+def _bigrams(run):
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def index_terms(text):
+    """Turn text a reader sees into the string stored in the FTS5 index.
+
+    The result is meant for a unicode61 tokenizer: CJK bigrams and single
+    characters as space-separated tokens, other text unchanged.
+    """
+    if not text:
+        return ""
+    out = []
+    for is_cjk, piece in _segments(fold(_CONTROL.sub(" ", text))):
+        if is_cjk:
+            out.extend(_bigrams(piece))
+            out.append(piece[-1])
+        else:
+            out.append(piece)
+    return " ".join(out)
+
+
+_QUERY_TERM = re.compile(r'"([^"]*)"?|([^\s"]+)')
+
+
+def query_terms(query):
+    """The terms of a search box query, folded: words split on spaces, text
+    in double quotes kept together as one phrase, an unclosed quote running to
+    the end. FTS operators (OR, NOT, NEAR, *, -, :, brackets) are just text.
+    Terms with no letters or digits are dropped."""
+    query = fold(_CONTROL.sub(" ", query or ""))
+    terms = []
+    for m in _QUERY_TERM.finditer(query):
+        term = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+        if _WORD_CHAR.search(term):
+            terms.append(term)
+    return terms
+
+
+def _phrase(term):
+    """One query term as an FTS5 phrase over the tokens ``index_terms`` makes."""
+    tokens = []
+    prefix = False
+    pieces = list(_segments(term))
+    for i, (is_cjk, piece) in enumerate(pieces):
+        if not is_cjk:
+            # unicode61 splits this exactly as it split the indexed text.
+            tokens.append(piece)
+            continue
+        ends_term = not any(_WORD_CHAR.search(p) for _, p in pieces[i + 1 :])
+        if ends_term:
+            # The run may go on in the text (港 in 香港人): match its bigrams,
+            # or a lone last character as a prefix of the next bigram.
+            if len(piece) == 1:
+                tokens.append(piece)
+                prefix = True
+            else:
+                tokens.extend(_bigrams(piece))
+        else:
+            # Letters follow, so in a match the run ends here as well.
+            tokens.extend(_bigrams(piece))
+            tokens.append(piece[-1])
+    phrase = '"' + " ".join(tokens).replace('"', " ") + '"'
+    return phrase + " *" if prefix else phrase
+
+
+def fts_query(query):
+    """Turn what a reader typed into an FTS5 MATCH expression: every term must
+    match, each as a phrase. Never raises and never yields invalid FTS5
+    syntax; a query with nothing searchable matches no row."""
+    phrases = [_phrase(term) for term in query_terms(query)]
+    return " AND ".join(phrases) if phrases else MATCH_NOTHING
