@@ -1,12 +1,17 @@
-# make serve: install, build news.db from seeds/ (only when they changed), serve it.
-# make test:  install with the test extras and run the whole suite.
+# make serve: install, build $(DB) from $(SEEDS_DIR) when they changed, serve it.
+# make test:  install with the test dependencies and run the whole suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
-SEEDS := $(shell find seeds -name '*.md' 2>/dev/null) $(shell find seeds -type d 2>/dev/null)
+SEEDS_DIR ?= seeds
+DB ?= news.db
+# Folders too, so that a deleted article also triggers a rebuild.
+SEED_FILES := $(shell find $(SEEDS_DIR) -name '*.md' -o -type d 2>/dev/null)
 
-.PHONY: serve test clean
+.PHONY: serve test install clean
+
+install: $(BIN)/.installed
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +19,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-news.db: $(BIN)/.installed build_db.py $(wildcard hkcnews/*.py) $(SEEDS)
-	$(BIN)/python build_db.py --seeds seeds --db news.db
+$(DB): $(BIN)/.installed build_db.py $(wildcard hkcnews/*.py) $(SEED_FILES)
+	$(BIN)/python build_db.py --seeds $(SEEDS_DIR) --db $(DB)
 
-serve: news.db
-	$(BIN)/datasette serve news.db -m metadata.yml --host 127.0.0.1 --port $(PORT)
+serve: $(DB)
+	$(BIN)/datasette serve $(DB) -m metadata.yml --host 127.0.0.1 --port $(PORT)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

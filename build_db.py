@@ -69,6 +69,7 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False)
     if not seeds.is_dir():
         raise BuildFailed([f"{seeds}: not a folder of articles"])
     jobs = article_paths(seeds)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(db_path)
     tmp = temp_path(db_path)
     warnings, errors, skipped = [], [], []

@@ -121,20 +121,25 @@ def tag_list(value, warnings):
 def split_body(content):
     """Split the page text into the article, the outlet's footer and the
     author box that may follow it. Returns ``(body, author_box_markdown)``."""
-    sections = _RULE.split(content)
+    rules = list(_RULE.finditer(content))
+    # Section i is the text after rule i-1 (section 0: before the first rule).
+    starts = [0] + [rule.end() for rule in rules]
+    ends = [rule.start() for rule in rules] + [len(content)]
+    sections = [content[s:e] for s, e in zip(starts, ends)]
     body_end = len(sections)
     for i in range(1, len(sections)):
         if any(marker in sections[i] for marker in _FOOTER_MARKERS):
             body_end = i
             break
+    # The author box follows the footer; without a footer, it can only be
+    # the last section, and it still is not the article.
+    after_body = range(body_end, len(sections)) if body_end < len(sections) else [len(sections) - 1]
     author_box = None
-    for section in sections[max(body_end, 1) :]:
-        if _AVATAR.match(section.strip()) and _BOLD_LINE.search(section):
-            author_box = section.strip()
-    # Without a footer, a closing author box still is not the article.
-    if body_end == len(sections) and author_box is not None:
-        body_end -= 1
-    return "\n---\n".join(sections[:body_end]).strip(), author_box
+    for i in after_body:
+        if i > 0 and _AVATAR.match(sections[i].strip()) and _BOLD_LINE.search(sections[i]):
+            author_box = sections[i].strip()
+            body_end = min(body_end, i)
+    return content[: ends[body_end - 1]].strip(), author_box
 
 
 def parse_author_box(markdown):

@@ -67,9 +67,10 @@ _CREDIT_START = r"(?:圖片來源|照片來源|相片來源|圖片|照片|相片
 _CREDIT = re.compile(rf"^(?:{_CREDIT_START}.*|.*{_CREDIT_END})$", re.S)
 _TRAILING_BRACKETS = re.compile(r"^(?P<rest>.*?)\s*[（(](?P<credit>[^（）()]{1,40})[）)]\s*$", re.S)
 _LAST_SENTENCE = re.compile(r"^(?P<rest>.*(?:[。！？!?]|\.(?=\s)))\s*(?P<credit>[^。！？!?]{1,40})$", re.S)
-# After the last space only a Chinese credit (… 何君健攝): an English caption
-# that ends in "a photo" or "on Facebook" is not credited.
+# After the last space, or as the whole caption, only a Chinese credit
+# (… 何君健攝, 資料圖片): an English caption ending "a photo" is no credit.
 _LAST_WORD = re.compile(r"^(?P<rest>.*\S)\s+(?P<credit>\S*[\u4e00-\u9fff]\S*)$", re.S)
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
 _MAX_BARE_CREDIT = 20
 
 
@@ -88,7 +89,7 @@ def split_credit(caption):
         credit = match.group("credit").strip() if match else ""
         if credit and len(credit) <= 40 and _CREDIT.match(credit):
             return match.group("rest").strip() or None, credit
-    if len(caption) <= _MAX_BARE_CREDIT and _CREDIT.match(caption):
+    if len(caption) <= _MAX_BARE_CREDIT and _CHINESE.search(caption) and _CREDIT.match(caption):
         return None, caption
     return caption, None
 

@@ -1,0 +1,30 @@
+import pytest
+
+from build_db import build
+
+from .helpers import CORPUS, SEEDS, datasette_for, seeds_with
+
+
+@pytest.fixture(scope="session")
+def seed_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("seed") / "news.db"
+    build(SEEDS, db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def corpus_db(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    db = folder / "news.db"
+    build(seeds_with(folder, CORPUS), db)
+    return db
+
+
+@pytest.fixture
+def seed_ds(seed_db):
+    return datasette_for(seed_db)
+
+
+@pytest.fixture
+def ds(corpus_db):
+    return datasette_for(corpus_db)

@@ -1,0 +1,82 @@
+"""Articles the tests write for themselves, and a Datasette over a build."""
+import shutil
+from pathlib import Path
+
+import yaml
+from datasette.app import Datasette
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
+
+FOOTER = (
+    "\n\n---\n\n\n請加入成為眾新聞的月費訂戶，長期支持我們的工作。所有訂戶都可以收到我們的「每周時事」通訊 。\n\n"
+    "月費訂戶 [網址：hkcnews.com/aboutus/#subscribe](/web/20210712063207/https://www.hkcnews.com/aboutus/#subscribe)\n"
+)
+
+
+def article_md(number, title="", body="", date="2021-06-01", author="眾新聞記者", category="眾聞", tags=(), footer=True):
+    """An article file in the archive's format, written for the tests."""
+    capture = "20210712063207"
+    original = f"https://www.hkcnews.com/article/{number}/slug"
+    lines = [
+        "---",
+        f'title: "{title}"',
+        f'date: "{date}"',
+        f'author: "{author}"',
+        f'category: "{category}"',
+    ]
+    lines += ["tags:"] + [f'  - "{t}"' for t in tags] if tags else ["tags: []"]
+    lines += [f'url: "https://web.archive.org/web/{capture}/{original}"', f'original_url: "{original}"', "---", ""]
+    return "\n".join(lines) + f"\n# {title}\n\n{body}" + (FOOTER if footer else "\n")
+
+
+def figure_html(name, caption=None, alt=""):
+    src = f"https://web.archive.org/web/20210712063207im_/https://www.hkcnews.com/news_新聞/hk-discuss/2021/06/{name}.jpg"
+    caption_html = f"\n<figcaption>{caption}</figcaption>" if caption is not None else ""
+    return f'<figure>\n<img src="{src}" alt="{alt}">{caption_html}\n</figure>\n'
+
+
+# A small corpus beside the seed, each article there for a search behaviour.
+CORPUS = {
+    "a/50001.md": article_md(50001, "臺灣大選投票日", "臺灣選民今日投票，結果今晚公布。", tags=["台灣", "選舉"], category="國際", date="2020-01-11"),
+    "a/50002.md": article_md(50002, "台湾新闻简报", "台湾的选举结果已经公布。", tags=["台灣"], category="國際", date="2020-01-12"),
+    "a/50003.md": article_md(50003, "天氣報告", "香，港的天氣今日炎熱。維多利亞港海面平靜。", tags=["天氣"], date="2021-07-02"),
+    "a/50004.md": article_md(
+        50004,
+        "Blinkenlights exhibition",
+        "The Blinkenlights show opened. COVID-19 rules apply. 展覽今日開幕，天氣晴朗。",
+        tags=["文化", "天氣"],
+        category="眾聲",
+        author="Staff Reporter",
+        date="2021-07-15",
+    ),
+    "b/50005.md": article_md(
+        50005,
+        "煙花匯演",
+        "晚上八時開始。\n\n" + figure_html("fireworks", "維港上空的煙花。何君健攝"),
+        tags=["文化"],
+        date="2021-10-01",
+    ),
+}
+
+
+def write_articles(folder, files):
+    for name, text in files.items():
+        path = Path(folder) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return Path(folder)
+
+
+def seeds_with(tmp_path, files, name="seeds"):
+    """A copy of seeds/ with extra files, for a build of its own."""
+    folder = tmp_path / name
+    shutil.copytree(SEEDS, folder)
+    return write_articles(folder, files)
+
+
+
+def datasette_for(db):
+    """The real Datasette app over a built database, as `datasette serve db -m metadata.yml`."""
+    return Datasette([str(db)], metadata=METADATA)

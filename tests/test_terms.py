@@ -1,0 +1,63 @@
+"""The one place that decides what is indexed and what a query looks for."""
+import sqlite3
+
+import pytest
+
+from hkcnews.terms import fold, fts_query, index_terms, query_terms, visible_text
+
+
+def test_fold_is_simplified_script_and_keeps_length():
+    text = "崔天凱在臺灣說ＣＯＶＩＤ"
+    assert fold(text) == "崔天凯在台湾说COVID"
+    assert len(fold(text)) == len(text)
+
+
+def test_index_terms_are_bigrams_and_the_last_character_of_each_run():
+    assert index_terms("香港、台灣 Blinken說") == "香港 港 、 台湾 湾  Blinken 说"
+
+
+def test_visible_text_drops_urls_tags_and_link_targets():
+    markdown = (
+        '<figure><img src="https://x/news_新聞/a.jpg" alt="圖"><figcaption>說明</figcaption></figure>'
+        "見 [官方網站](/web/2021/https://www.gov.hk/新聞) 及 https://www.hkcnews.com/新聞 ![相](https://x/新聞.jpg)"
+    )
+    assert visible_text(markdown).split() == ["見", "官方網站", "及", "相"]
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("香港", '"香港"'),
+        ("港", '"港" *'),
+        ("崔天凯", '"崔天 天凯"'),
+        ("臺灣選舉", '"台湾 湾选 选举"'),
+        ("Blinken", '"Blinken"'),
+        ("香港 台灣", '"香港" AND "台湾"'),
+        ('"香港 台灣"', '"香港 港   台湾"'),
+        ("COVID-19疫", '"COVID-19 疫" *'),
+        ("a OR b", '"a" AND "OR" AND "b"'),
+        ("", '""'),
+        ("，。*", '""'),
+    ],
+)
+def test_fts_query(query, expected):
+    assert fts_query(query) == expected
+
+
+def test_unclosed_quote_runs_to_the_end():
+    assert query_terms('中美 "香港 台灣') == ["中美", "香港 台湾"]
+
+
+HOSTILE = [
+    '"', '""', '"""', "*", "-", ":", "^", "(", ")", "((香港", "NEAR(", "NEAR(香港 台灣, 2)", "香港 OR", "AND",
+    "NOT 香港", "title:香港", "{title body}: 香港", "\x00", "香港\x00台灣", "'; drop table articles; --",
+    "香" * 10_000, "a" * 10_000, "港 " * 3000, "\u3000", "🇭🇰", "%", "_", "\\", "\u200b", "\ufeff香港",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_fts_query_is_always_valid_fts5(query):
+    conn = sqlite3.connect(":memory:")
+    conn.execute("create virtual table t using fts5(a, tokenize='unicode61 remove_diacritics 2', prefix='1')")
+    conn.execute("insert into t (a) values (?)", [index_terms("香港、台灣。" + "香" * 20)])
+    conn.execute("select rowid from t where t match ?", [fts_query(query)]).fetchall()
