@@ -23,9 +23,9 @@ character at a time, so that 臺灣, 台灣 and 台湾 are the same terms and th
 folded text lines up character for character with the original.
 """
 import html
+import operator
 import re
 import sys
-import unicodedata
 from functools import lru_cache
 
 import opencc
@@ -40,29 +40,24 @@ TERMS_SCHEME = "cjk-bigram-t2s-1"
 # searchable characters ("，", "*", "") turns into.
 MATCH_NOTHING = '""'
 
-_CJK_BLOCKS = [
-    (0x3040, 0x30FF),  # kana
+# Letters of the CJK scripts as ranges (a regex class of ranges is far
+# faster than one listing each character). Only letters: the kana block also
+# holds punctuation such as the middle dot in 安東尼・布林肯 (U+30FB), which
+# must end a run like any other punctuation.
+_CJK_RANGES = [
+    (0x3041, 0x3096),  # hiragana
+    (0x309D, 0x309F),
+    (0x30A1, 0x30FA),  # katakana
+    (0x30FC, 0x30FF),
     (0x3400, 0x4DBF),  # CJK extension A
     (0x4E00, 0x9FFF),  # CJK unified ideographs
     (0xAC00, 0xD7AF),  # hangul syllables
     (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3134F),  # CJK extensions B to G
 ]
-
-
-def _cjk_class():
-    # Only letters: the kana block also holds punctuation such as the middle
-    # dot in 安東尼・布林肯, which must end a run like any other punctuation.
-    chars = "".join(
-        chr(c)
-        for lo, hi in _CJK_BLOCKS
-        for c in range(lo, hi + 1)
-        if unicodedata.category(chr(c)).startswith("L")
-    )
-    return "[" + re.escape(chars) + "\U00020000-\U0003134F]"
-
-
-_CJK = _cjk_class()
+_CJK = "[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES) + "]"
 _CJK_RUN = re.compile(_CJK + "+")
+_CJK_SPLIT = re.compile(f"({_CJK}+)")
 _WORD_CHAR = re.compile(r"[^\W_]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -73,7 +68,7 @@ def _fold_table():
     # way inside any sentence) and length-preserving (positions in the folded
     # text are positions in the original, which excerpts rely on).
     converter = opencc.OpenCC("t2s")
-    source = [chr(c) for lo, hi in _CJK_BLOCKS[1:] for c in range(lo, hi + 1)]
+    source = [chr(c) for lo, hi in _CJK_RANGES[4:] for c in range(lo, hi + 1)]
     folded = converter.convert("\n".join(source)).split("\n")
     table = {ord(s): f for s, f in zip(source, folded) if s != f and len(f) == 1}
     # Full-width Latin letters and digits (ＣＯＶＩＤ１９) are the same words as
@@ -140,12 +135,15 @@ def index_terms(text):
     """
     if not text:
         return ""
+    # This runs over every character of the archive, so it is written for
+    # speed: split keeps the runs at odd positions.
     out = []
-    for is_cjk, piece in _segments(fold(_CONTROL.sub(" ", text))):
-        if is_cjk:
-            out.extend(_bigrams(piece))
+    for i, piece in enumerate(_CJK_SPLIT.split(fold(_CONTROL.sub(" ", text)))):
+        if i % 2:
+            if len(piece) > 1:
+                out.append(" ".join(map(operator.add, piece, piece[1:])))
             out.append(piece[-1])
-        else:
+        elif piece:
             out.append(piece)
     return " ".join(out)
 
