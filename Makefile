@@ -23,7 +23,7 @@ $(DB): $(BIN)/.installed build_db.py $(wildcard hkcnews/*.py) $(SEED_FILES)
 	$(BIN)/python build_db.py --seeds $(SEEDS_DIR) --db $(DB)
 
 serve: $(DB)
-	$(BIN)/datasette serve $(DB) -m metadata.yml --host 127.0.0.1 --port $(PORT)
+	$(BIN)/python -m hkcnews.serve $(DB) --port $(PORT)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

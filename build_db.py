@@ -11,6 +11,7 @@ import argparse
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,9 @@ import click
 from hkcnews.schema import Writer, prepare_file
 
 TEMP_MARK = ".building-"
+# Parsed articles waiting for the writer at most: workers parse faster than
+# one process writes, and without a bound the backlog would hold the corpus.
+IN_FLIGHT = 2000
 
 
 class BuildFailed(Exception):
@@ -32,6 +36,15 @@ def article_paths(seeds):
     file system: sorted by path relative to ``seeds``."""
     paths = [(p, p.relative_to(seeds).as_posix()) for p in seeds.rglob("*.md") if p.is_file()]
     return sorted(paths, key=lambda pair: pair[1])
+
+
+def bounded(jobs, slots):
+    """Yield jobs only while a slot is free; the consumer releases one per
+    result. Pool.imap reads its input on a thread of its own, so this blocks
+    that thread, not the writer."""
+    for job in jobs:
+        slots.acquire()
+        yield job
 
 
 def temp_path(db_path):
@@ -77,12 +90,14 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False)
     try:
         writer = Writer(str(tmp))
         workers = workers or os.cpu_count() or 1
+        slots = threading.Semaphore(IN_FLIGHT)
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.imap(prepare_file, jobs, chunksize=16)
+            results = pool.imap(prepare_file, bounded(jobs, slots), chunksize=16)
             with click.progressbar(
                 results, length=len(jobs), label="Reading articles", file=None if show_progress else open(os.devnull, "w")
             ) as bar:
                 for kind, payload in bar:
+                    slots.release()
                     if kind == "invalid":
                         errors.append(payload)
                         continue

@@ -1,10 +1,14 @@
-"""Datasette hooks: Chinese-aware search and search excerpts for any
-database that build_db.py made."""
+"""Datasette hooks for any database that build_db.py made: Chinese-aware
+search, search excerpts, and a tag facet and filter that stay fast on the
+whole archive."""
 import sqlite3
 
 from datasette import hookimpl
+from datasette.facets import ArrayFacet
+from datasette.filters import FilterArguments
 from markupsafe import Markup
 
+from .facets import TAGGED_TABLE, TagsFacet, built_by_us, tag_filter_clauses
 from .render import excerpt, safe_marked_html
 from .terms import TERMS_SCHEME, fts_query
 
@@ -45,3 +49,28 @@ def render_cell(value, column):
     if column == "excerpt" and isinstance(value, str):
         return Markup(safe_marked_html(value))
     return None
+
+
+@hookimpl(hookwrapper=True)
+def register_facet_classes():
+    # Swap Datasette's array facet for the subclass that answers the tags
+    # column from the tag tables; a wrapper, so the stock class is not left
+    # running beside it.
+    outcome = yield
+    outcome.force_result(
+        [[TagsFacet if cls is ArrayFacet else cls for cls in classes] for classes in outcome.get_result()]
+    )
+
+
+@hookimpl
+def filters_from_request(request, database, table, datasette):
+    if table != TAGGED_TABLE:
+        return None
+
+    async def inner():
+        clauses, params = tag_filter_clauses(request.args)
+        if not clauses or not await built_by_us(datasette, database):
+            return None
+        return FilterArguments(clauses, params)
+
+    return inner

@@ -42,7 +42,7 @@ FTS_TABLES = {
     "articles_fts": ("articles", ("title", "body")),
     "figures_fts": ("figures", ("caption", "alt")),
 }
-FTS_OPTIONS = "tokenize='unicode61 remove_diacritics 2'"
+FTS_OPTIONS = "tokenize='unicode61 remove_diacritics 2', prefix='1'"
 
 
 def create_tables(db):
