@@ -31,3 +31,9 @@ def build_stock(seeds, db_path):
     db["articles"].enable_fts(["title", "body"])
     db.close()
     return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    import sys
+
+    build_stock(sys.argv[1], sys.argv[2])
