@@ -13,6 +13,9 @@ from .render import excerpt, safe_marked_html
 from .terms import TERMS_SCHEME, fts_query
 
 
+MMAP_BYTES = 8 * 1024**3
+
+
 def _built_by_us(conn):
     try:
         row = conn.execute("select value from build_info where key = 'terms_scheme'").fetchone()
@@ -41,6 +44,10 @@ def prepare_connection(conn):
     # the stock function, since their indexes hold plain words.
     if _built_by_us(conn):
         conn.create_function("escape_fts", 1, _never_raise(fts_query, '""'), deterministic=True)
+        # A search for a common word reads tens of thousands of article rows
+        # by rowid; through mmap each is a memory access instead of a read()
+        # call, which halves the time of such pages on the whole archive.
+        conn.execute(f"pragma mmap_size = {MMAP_BYTES}")
     conn.create_function("search_excerpt", 2, _never_raise(excerpt, ""), deterministic=True)
 
 
