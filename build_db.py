@@ -1,15 +1,18 @@
 #!/usr/bin/env python
 """Build the archive's SQLite database from a folder of Markdown articles.
 
-    python build_db.py [--seeds DIR] [--db PATH] [--skip-invalid]
+    python build_db.py [--seeds DIR] [--db PATH] [--skip-invalid] [--full]
 
 The database is written to a temporary file beside PATH and renamed over it
 only when the build succeeded, so a failed or interrupted build leaves the
-previous database exactly as it was.
+previous database exactly as it was. When PATH was built before by the same
+code, only the files added, changed or deleted since are read again.
 """
 import argparse
 import multiprocessing
 import os
+import shutil
+import sqlite3
 import sys
 import threading
 import time
@@ -17,12 +20,14 @@ from pathlib import Path
 
 import click
 
-from hkcnews.schema import Writer, prepare_file
+from hkcnews.schema import Writer, code_version, prepare_file
 
 TEMP_MARK = ".building-"
 # Parsed articles waiting for the writer at most: workers parse faster than
 # one process writes, and without a bound the backlog would hold the corpus.
 IN_FLIGHT = 2000
+# More changed files than this and a full build is as quick as patching.
+MAX_CHANGED = 10_000
 
 
 class BuildFailed(Exception):
@@ -31,11 +36,33 @@ class BuildFailed(Exception):
         self.errors = errors
 
 
-def article_paths(seeds):
-    """Every *.md below ``seeds``, in an order that does not depend on the
-    file system: sorted by path relative to ``seeds``."""
-    paths = [(p, p.relative_to(seeds).as_posix()) for p in seeds.rglob("*.md") if p.is_file()]
-    return sorted(paths, key=lambda pair: pair[1])
+def scan(seeds):
+    """Every *.md below ``seeds`` as {relative path: (path, size, mtime_ns)},
+    in an order that does not depend on the file system."""
+    found = {}
+    for path in seeds.rglob("*.md"):
+        stat = path.stat()
+        if path.is_file():
+            found[path.relative_to(seeds).as_posix()] = (path, stat.st_size, stat.st_mtime_ns)
+    return dict(sorted(found.items()))
+
+
+def previous_sources(db_path):
+    """{path: (size, mtime_ns, article_id)} of an earlier build by this same
+    code, or None when there is none to build on."""
+    if not db_path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            version = conn.execute("select value from build_info where key = 'code_version'").fetchone()
+            if not version or version[0] != code_version():
+                return None
+            return {p: (size, mtime, aid) for p, size, mtime, aid in conn.execute("select * from sources")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
 
 
 def bounded(jobs, slots):
@@ -45,6 +72,22 @@ def bounded(jobs, slots):
     for job in jobs:
         slots.acquire()
         yield job
+
+
+def prepared(jobs, workers, show_progress):
+    """(kind, payload) for each (path, relative path) job, in job order."""
+    if len(jobs) < 200:
+        yield from map(prepare_file, jobs)
+        return
+    slots = threading.Semaphore(IN_FLIGHT)
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = pool.imap(prepare_file, bounded(jobs, slots), chunksize=16)
+        with click.progressbar(
+            results, length=len(jobs), label="Reading articles", file=None if show_progress else open(os.devnull, "w")
+        ) as bar:
+            for result in bar:
+                slots.release()
+                yield result
 
 
 def temp_path(db_path):
@@ -70,49 +113,58 @@ def _running(pid):
     return True
 
 
-def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False):
+def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False, full=False):
     """Build ``db_path`` from the articles under ``seeds``.
 
-    Returns a summary dict (articles, figures, tags, authors, warnings,
-    skipped, seconds). Raises BuildFailed listing every invalid file unless
-    ``skip_invalid``; the previous database is then left untouched.
+    Re-reads only added, changed and deleted files when ``db_path`` holds an
+    earlier build by this code, unless ``full``. Returns a summary dict
+    (articles, figures, tags, authors, warnings, skipped, read, seconds).
+    Raises BuildFailed listing every invalid file unless ``skip_invalid``;
+    the previous database is then left untouched.
     """
     start = time.perf_counter()
     seeds, db_path = Path(seeds), Path(db_path)
     if not seeds.is_dir():
         raise BuildFailed([f"{seeds}: not a folder of articles"])
-    jobs = article_paths(seeds)
+    files = scan(seeds)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(db_path)
-    tmp = temp_path(db_path)
+
+    before = None if full else previous_sources(db_path)
+    if before is not None:
+        changed = [p for p, (_, size, mtime) in files.items() if before.get(p, (None, None))[:2] != (size, mtime)]
+        removed = [before[p][2] for p in before if p not in files or p in changed]
+        if len(changed) > MAX_CHANGED:
+            before = None
+    if before is None:
+        changed, removed = list(files), []
+    if before is not None and not changed and not removed:
+        return {**_counts(db_path), "warnings": [], "skipped": [], "read": 0, "seconds": time.perf_counter() - start}
+
     warnings, errors, skipped = [], [], []
-    seen_ids = {}
+    seen_ids = {aid: p for p, (_, _, aid) in (before or {}).items() if p not in changed and p in files}
+    tmp = temp_path(db_path)
     try:
-        writer = Writer(str(tmp))
-        workers = workers or os.cpu_count() or 1
-        slots = threading.Semaphore(IN_FLIGHT)
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.imap(prepare_file, bounded(jobs, slots), chunksize=16)
-            with click.progressbar(
-                results, length=len(jobs), label="Reading articles", file=None if show_progress else open(os.devnull, "w")
-            ) as bar:
-                for kind, payload in bar:
-                    slots.release()
-                    if kind == "invalid":
-                        errors.append(payload)
-                        continue
-                    if kind == "skipped":
-                        skipped.append(payload)
-                        continue
-                    article = payload["article"]
-                    first = seen_ids.setdefault(article["id"], article["source_path"])
-                    if first != article["source_path"]:
-                        errors.append(
-                            f"{article['source_path']}: article id {article['id']} is already used by {first}"
-                        )
-                        continue
-                    warnings.extend(payload["warnings"])
-                    writer.add(payload)
+        if before is not None:
+            shutil.copyfile(db_path, tmp)
+        writer = Writer(str(tmp), fresh=before is None)
+        writer.remove(removed)
+        jobs = [(files[p][0], p) for p in changed]
+        for kind, payload in prepared(jobs, workers or os.cpu_count() or 1, show_progress):
+            if kind == "invalid":
+                errors.append(payload)
+                continue
+            if kind == "skipped":
+                skipped.append(payload)
+                continue
+            article = payload["article"]
+            first = seen_ids.setdefault(article["id"], article["source_path"])
+            if first != article["source_path"]:
+                errors.append(f"{article['source_path']}: article id {article['id']} is already used by {first}")
+                continue
+            warnings.extend(payload["warnings"])
+            _, size, mtime = files[article["source_path"]]
+            writer.add(payload, (article["source_path"], size, mtime))
         if errors and not skip_invalid:
             raise BuildFailed(errors)
         counts = writer.finish()
@@ -125,8 +177,17 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False)
         **counts,
         "warnings": warnings,
         "skipped": skipped + errors,
+        "read": len(changed),
         "seconds": time.perf_counter() - start,
     }
+
+
+def _counts(db_path):
+    conn = sqlite3.connect(db_path)
+    try:
+        return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in ("articles", "figures", "tags", "authors")}
+    finally:
+        conn.close()
 
 
 def summary_line(db_path, summary):
@@ -134,7 +195,7 @@ def summary_line(db_path, summary):
         f"{db_path}: {summary['articles']:,} articles, {summary['figures']:,} figures, "
         f"{summary['tags']:,} tags, {summary['authors']:,} authors, "
         f"{len(summary['warnings']):,} warnings, {len(summary['skipped']):,} skipped "
-        f"in {summary['seconds']:.1f} s"
+        f"({summary['read']:,} files read) in {summary['seconds']:.1f} s"
     )
 
 
@@ -145,9 +206,10 @@ def main(argv=None):
     parser.add_argument(
         "--skip-invalid", action="store_true", help="build from the valid files, listing the ones skipped"
     )
+    parser.add_argument("--full", action="store_true", help="read every file again, even if few changed")
     args = parser.parse_args(argv)
     try:
-        summary = build(args.seeds, args.db, args.skip_invalid, show_progress=sys.stderr.isatty())
+        summary = build(args.seeds, args.db, args.skip_invalid, show_progress=sys.stderr.isatty(), full=args.full)
     except BuildFailed as e:
         for error in e.errors:
             print(f"error: {error}", file=sys.stderr)

@@ -1,10 +1,12 @@
 """The database the build writes: tables, indexes and full-text rows."""
+import hashlib
 import json
+from pathlib import Path
 
 import sqlite_utils
 
 from .articles import InvalidArticle, NotAnArticle, parse_article
-from .terms import TERMS_SCHEME, index_terms
+from .terms import TERMS_SCHEME, index_terms, visible_text
 
 ARTICLE_COLUMNS = {
     "id": int,
@@ -58,6 +60,14 @@ def create_tables(db):
         {"name": str, "role": str, "bio": str, "avatar_url": str, "article_count": int}, pk="name"
     )
     db["articles"].add_foreign_key("author", "authors", "name")
+    # Each article's author box as found; authors keeps the newest per name.
+    db["author_boxes"].create(
+        {"article_id": int, "name": str, "role": str, "bio": str, "avatar_url": str},
+        pk="article_id",
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    # What each article was built from, so a rebuild re-reads only what changed.
+    db["sources"].create({"path": str, "size": int, "mtime_ns": int, "article_id": int}, pk="path")
     db["build_info"].create({"key": str, "value": str}, pk="key")
     for fts, (content, columns) in FTS_TABLES.items():
         db.execute(
@@ -67,12 +77,34 @@ def create_tables(db):
 
 
 def create_indexes(db):
-    db["tags"].create_index(["name"], unique=True)
-    db["article_tags"].create_index(["tag_id", "article_id"])
+    db["tags"].create_index(["name"], unique=True, if_not_exists=True)
+    db["article_tags"].create_index(["tag_id", "article_id"], if_not_exists=True)
     for column in ("date", "year", "author", "category"):
-        db["articles"].create_index([column])
-    db["figures"].create_index(["article_id", "position"])
-    db["figures"].create_index(["credit"])
+        db["articles"].create_index([column], if_not_exists=True)
+    db["figures"].create_index(["article_id", "position"], if_not_exists=True)
+    db["figures"].create_index(["credit"], if_not_exists=True)
+    db["sources"].create_index(["article_id"], if_not_exists=True)
+
+
+def code_version():
+    """A hash of the code that decides what a file becomes: a database built
+    by other code is rebuilt in full, never patched."""
+    digest = hashlib.sha1(TERMS_SCHEME.encode())
+    for module in ("articles.py", "figures.py", "terms.py", "schema.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def article_fts_values(title, text, figures):
+    """The index terms of an article: its title, and the text a reader sees
+    in its body and in its figures. Used to add and, identically, to delete."""
+    seen_in_figures = [" ".join(filter(None, (f["caption"], f["credit"], f["alt"]))) for f in figures]
+    return index_terms(title or ""), index_terms("\n".join([text] + seen_in_figures))
+
+
+def figure_fts_values(figure):
+    caption = " ".join(filter(None, (figure["caption"], figure["credit"])))
+    return index_terms(caption), index_terms(figure["alt"] or "")
 
 
 def prepare_file(job):
@@ -86,66 +118,75 @@ def prepare_file(job):
         return "invalid", str(e)
     except NotAnArticle as e:
         return "skipped", str(e)
-    article, figures = parsed["article"], parsed["figures"]
-    seen_in_figures = [
-        " ".join(filter(None, (f["caption"], f["credit"], f["alt"]))) for f in figures
-    ]
-    parsed["fts"] = {
-        "title": index_terms(article["title"] or ""),
-        "body": index_terms("\n".join([parsed.pop("text")] + seen_in_figures)),
-    }
-    for figure in figures:
-        figure["fts"] = {
-            "caption": index_terms(" ".join(filter(None, (figure["caption"], figure["credit"])))),
-            "alt": index_terms(figure["alt"] or ""),
-        }
+    parsed["fts"] = article_fts_values(parsed["article"]["title"], parsed.pop("text"), parsed["figures"])
+    for figure in parsed["figures"]:
+        figure["fts"] = figure_fts_values(figure)
     return "article", parsed
 
 
 class Writer:
     """Writes prepared articles in batches, then the tables derived from all
-    of them (tags with counts, authors) once every article is in."""
+    of them (tag counts, authors) once every article is in.
 
-    def __init__(self, path, batch_size=500):
+    ``fresh=False`` opens a copy of an earlier build instead, to remove and
+    add single articles.
+    """
+
+    def __init__(self, path, fresh=True, batch_size=500):
         self.db = sqlite_utils.Database(path)
         # The file is renamed into place only when complete, so a crash
         # loses nothing a journal would have saved.
         self.db.execute("pragma journal_mode = off")
         self.db.execute("pragma synchronous = off")
-        create_tables(self.db)
+        self.fresh = fresh
+        if fresh:
+            create_tables(self.db)
+            # Segments are merged once, by 'optimize' at the end.
+            for fts in FTS_TABLES:
+                self.db.execute(f"insert into [{fts}] ([{fts}], rank) values ('automerge', 0)")
         self.batch_size = batch_size
         self.pending = []
-        self.tag_ids = {}
-        self.authors = {}
-        self.figure_id = 0
+        self.tag_ids = {name: tag_id for tag_id, name in self.db.execute("select id, name from tags")}
+        self.next_tag_id = max(self.tag_ids.values(), default=0) + 1
+        self.figure_id = self.db.execute("select coalesce(max(id), 0) from figures").fetchone()[0]
         self.counts = {"articles": 0, "figures": 0}
 
-    def add(self, parsed):
-        self.pending.append(parsed)
+    def add(self, parsed, source):
+        """Queue one prepared article; ``source`` is (path, size, mtime_ns)."""
+        self.pending.append((parsed, source))
         if len(self.pending) >= self.batch_size:
             self.flush()
 
     def flush(self):
         articles, article_fts, figures, figure_fts, article_tags = [], [], [], [], []
-        for parsed in self.pending:
+        new_tags, boxes, sources = [], [], []
+        for parsed, (path, size, mtime_ns) in self.pending:
             article = dict(parsed["article"])
             tags = article["tags"]
             article["tags"] = json.dumps(tags, ensure_ascii=False)
             articles.append(article)
-            article_fts.append((article["id"], parsed["fts"]["title"], parsed["fts"]["body"]))
+            article_fts.append((article["id"], *parsed["fts"]))
             for name in tags:
-                tag_id = self.tag_ids.setdefault(name, len(self.tag_ids) + 1)
-                article_tags.append({"article_id": article["id"], "tag_id": tag_id})
+                if name not in self.tag_ids:
+                    self.tag_ids[name] = self.next_tag_id
+                    self.next_tag_id += 1
+                    new_tags.append({"id": self.tag_ids[name], "name": name})
+                article_tags.append({"article_id": article["id"], "tag_id": self.tag_ids[name]})
             for figure in parsed["figures"]:
                 self.figure_id += 1
                 fts = figure.pop("fts")
                 figures.append({"id": self.figure_id, "article_id": article["id"], **figure})
-                figure_fts.append((self.figure_id, fts["caption"], fts["alt"]))
-            self.remember_author(parsed)
+                figure_fts.append((self.figure_id, *fts))
+            if parsed["author"]:
+                boxes.append({"article_id": article["id"], **parsed["author"]})
+            sources.append({"path": path, "size": size, "mtime_ns": mtime_ns, "article_id": article["id"]})
         with self.db.conn:
             self.db["articles"].insert_all(articles, batch_size=self.batch_size)
             self.db["figures"].insert_all(figures, batch_size=self.batch_size)
+            self.db["tags"].insert_all(new_tags)
             self.db["article_tags"].insert_all(article_tags, batch_size=self.batch_size)
+            self.db["author_boxes"].insert_all(boxes)
+            self.db["sources"].insert_all(sources, batch_size=self.batch_size, replace=True)
             self.db.conn.executemany(
                 "insert into articles_fts (rowid, title, body) values (?, ?, ?)", article_fts
             )
@@ -156,46 +197,80 @@ class Writer:
         self.counts["figures"] += len(figures)
         self.pending = []
 
-    def remember_author(self, parsed):
-        # An author's bio changed over the years: keep the newest one.
-        box = parsed["author"]
-        if not box:
-            return
-        article = parsed["article"]
-        key = (article["date"] or "", article["source_path"])
-        if box["name"] not in self.authors or key > self.authors[box["name"]][0]:
-            self.authors[box["name"]] = (key, box)
+    def remove(self, article_ids):
+        """Take articles out of every table and index, as if never added."""
+        db = self.db
+        with db.conn:
+            for article_id in article_ids:
+                row = db.execute("select title, body from articles where id = ?", [article_id]).fetchone()
+                if row is None:
+                    continue
+                title, body = row
+                figures = [
+                    dict(zip(("id", "caption", "credit", "alt"), f))
+                    for f in db.execute(
+                        "select id, caption, credit, alt from figures where article_id = ? order by position",
+                        [article_id],
+                    )
+                ]
+                # External-content FTS5 forgets a row only when given the
+                # exact terms it indexed, which are recomputed from the row.
+                db.execute(
+                    "insert into articles_fts (articles_fts, rowid, title, body) values ('delete', ?, ?, ?)",
+                    [article_id, *article_fts_values(title, visible_text(body or ""), figures)],
+                )
+                for figure in figures:
+                    db.execute(
+                        "insert into figures_fts (figures_fts, rowid, caption, alt) values ('delete', ?, ?, ?)",
+                        [figure["id"], *figure_fts_values(figure)],
+                    )
+                for table in ("figures", "article_tags", "author_boxes", "sources"):
+                    db.execute(f"delete from [{table}] where article_id = ?", [article_id])
+                db.execute("delete from articles where id = ?", [article_id])
 
     def finish(self):
         """Write the derived tables and indexes; returns the row counts."""
         self.flush()
         db = self.db
         with db.conn:
-            db["tags"].insert_all(
-                ({"id": tag_id, "name": name} for name, tag_id in self.tag_ids.items()),
-                batch_size=1000,
-            )
-            db["authors"].insert_all((box for _, box in self.authors.values()), batch_size=1000)
-            db.execute(
-                "insert or ignore into authors (name) select distinct author from articles "
-                "where author is not null"
-            )
             create_indexes(db)
             db.execute(
-                "update tags set article_count = (select count(*) from article_tags "
-                "where tag_id = tags.id)"
+                "update tags set article_count = (select count(*) from article_tags where tag_id = tags.id)"
+            )
+            db.execute("delete from tags where article_count = 0")
+            db.execute("delete from authors")
+            # The newest author box of each writer, then every other byline.
+            db.execute(
+                """insert into authors (name, role, bio, avatar_url)
+                select name, role, bio, avatar_url from (
+                    select author_boxes.*, row_number() over (
+                        partition by author_boxes.name
+                        order by coalesce(articles.date, '') desc, articles.source_path desc
+                    ) as newest
+                    from author_boxes join articles on articles.id = author_boxes.article_id
+                ) where newest = 1"""
             )
             db.execute(
-                "update authors set article_count = (select count(*) from articles "
-                "where author = authors.name)"
+                "insert or ignore into authors (name) select distinct author from articles where author is not null"
+            )
+            db.execute(
+                "update authors set article_count = (select count(*) from articles where author = authors.name)"
             )
             db["build_info"].insert_all(
-                [{"key": "terms_scheme", "value": TERMS_SCHEME}], replace=True
+                [{"key": "terms_scheme", "value": TERMS_SCHEME}, {"key": "code_version", "value": code_version()}],
+                replace=True,
             )
-            for fts in FTS_TABLES:
-                db.execute(f"insert into [{fts}] ([{fts}]) values ('optimize')")
-        db.execute("analyze")
-        self.counts["tags"] = len(self.tag_ids)
-        self.counts["authors"] = db["authors"].count
+            if self.fresh:
+                for fts in FTS_TABLES:
+                    db.execute(f"insert into [{fts}] ([{fts}]) values ('optimize')")
+                    db.execute(f"insert into [{fts}] ([{fts}], rank) values ('automerge', 4)")
+        if self.fresh:
+            db.execute("analyze")
+        counts = {
+            "articles": db["articles"].count,
+            "figures": db["figures"].count,
+            "tags": db["tags"].count,
+            "authors": db["authors"].count,
+        }
         db.close()
-        return self.counts
+        return counts

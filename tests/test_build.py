@@ -1,5 +1,6 @@
 """build_db.py as a command: exit status, messages, and a database that is
 either the new one, complete, or the old one, untouched."""
+import os
 import sqlite3
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_summary_line_counts_what_was_built(tmp_path):
     result = run_build("--seeds", ROOT / "seeds", "--db", tmp_path / "news.db")
     assert result.returncode == 0
     line = result.stdout.strip()
-    assert line.startswith(f"{tmp_path / 'news.db'}: 1 articles, 3 figures, 4 tags, 1 authors, 0 warnings, 0 skipped in ")
+    assert line.startswith(f"{tmp_path / 'news.db'}: 1 articles, 3 figures, 4 tags, 1 authors, 0 warnings, 0 skipped (1 files read) in ")
     assert line.endswith(" s")
 
 
@@ -75,7 +76,7 @@ def test_skip_invalid_builds_the_rest_and_lists_what_it_skipped(tmp_path):
     result = run_build("--seeds", folder, "--db", tmp_path / "news.db", "--skip-invalid")
     assert result.returncode == 0
     assert "skipped: bad.md: date 'yesterday' is not a date" in result.stderr.splitlines()
-    assert ", 1 skipped in " in result.stdout
+    assert ", 1 skipped (3 files read) in " in result.stdout
     assert [r[0] for r in dump(tmp_path / "news.db")["articles"]] == [39427, 80001]
 
 
@@ -122,3 +123,91 @@ def test_default_paths_are_seeds_and_news_db(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("news.db: 1 articles")
     assert dump(tmp_path / "news.db")["articles"][0][:2] == (80003, "預設")
+
+
+def search(db, query):
+    from hkcnews.terms import fts_query
+
+    conn = sqlite3.connect(db)
+    try:
+        return sorted(r[0] for r in conn.execute("select rowid from articles_fts where articles_fts match ?", [fts_query(query)]))
+    finally:
+        conn.close()
+
+
+def comparable(db):
+    """Every table's rows without the ids that depend on build history."""
+    conn = sqlite3.connect(db)
+    try:
+        return {
+            "articles": conn.execute("select * from articles order by id").fetchall(),
+            "figures": conn.execute("select article_id, position, image_url, alt, caption, credit from figures order by 1, 2").fetchall(),
+            "tags": conn.execute("select name, article_count from tags order by name").fetchall(),
+            "article_tags": conn.execute("select article_id, name from article_tags join tags on tags.id = tag_id order by 1, 2").fetchall(),
+            "authors": conn.execute("select * from authors order by name").fetchall(),
+        }
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def corpus_folder(tmp_path):
+    from .helpers import CORPUS
+
+    return seeds_with(tmp_path, CORPUS)
+
+
+def edit(path, old, new):
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+
+def test_rebuild_reads_only_the_changed_file_and_updates_the_index(tmp_path, corpus_folder):
+    db = tmp_path / "news.db"
+    build(corpus_folder, db)
+    assert search(db, "維港") == [50005]
+    edit(corpus_folder / "b/50005.md", "維港上空的煙花", "海港上空的煙花")
+    summary = build(corpus_folder, db)
+    assert summary["read"] == 1
+    assert search(db, "維港") == []
+    assert search(db, "海港") == [50005]
+    build(corpus_folder, tmp_path / "full.db")
+    assert comparable(db) == comparable(tmp_path / "full.db")
+
+
+def test_rebuild_picks_up_added_and_deleted_files(tmp_path, corpus_folder):
+    db = tmp_path / "news.db"
+    build(corpus_folder, db)
+    (corpus_folder / "a/50001.md").unlink()
+    write_articles(corpus_folder, {"c/50006.md": article_md(50006, "新文章", "選民今日投票。", tags=["新標籤"])})
+    summary = build(corpus_folder, db)
+    assert summary["read"] == 1
+    assert search(db, "投票") == [50006]
+    build(corpus_folder, tmp_path / "full.db")
+    assert comparable(db) == comparable(tmp_path / "full.db")
+
+
+def test_rebuild_with_nothing_changed_leaves_the_file_alone(tmp_path, corpus_folder):
+    db = tmp_path / "news.db"
+    build(corpus_folder, db)
+    before = db.read_bytes()
+    assert build(corpus_folder, db)["read"] == 0
+    assert db.read_bytes() == before
+
+
+def test_full_flag_reads_every_file(tmp_path, corpus_folder):
+    db = tmp_path / "news.db"
+    build(corpus_folder, db)
+    result = run_build("--seeds", corpus_folder, "--db", db, "--full")
+    assert "(6 files read)" in result.stdout
+
+
+def test_failed_rebuild_keeps_the_previous_database(tmp_path, corpus_folder):
+    db = tmp_path / "news.db"
+    build(corpus_folder, db)
+    before = db.read_bytes()
+    edit(corpus_folder / "a/50001.md", 'date: "2020-01-11"', 'date: "2020-02-30"')
+    result = run_build("--seeds", corpus_folder, "--db", db)
+    assert result.returncode == 1
+    assert "error: a/50001.md: date '2020-02-30' is not a date" in result.stderr.splitlines()
+    assert db.read_bytes() == before
