@@ -39,11 +39,18 @@ class BuildFailed(Exception):
 def scan(seeds):
     """Every *.md below ``seeds`` as {relative path: (path, size, mtime_ns)},
     in an order that does not depend on the file system."""
+    # os.scandir, not Path.rglob: this runs on every rebuild, over every file.
     found = {}
-    for path in seeds.rglob("*.md"):
-        stat = path.stat()
-        if path.is_file():
-            found[path.relative_to(seeds).as_posix()] = (path, stat.st_size, stat.st_mtime_ns)
+    folders = [(str(seeds), "")]
+    while folders:
+        folder, prefix = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append((entry.path, prefix + entry.name + "/"))
+                elif entry.name.endswith(".md") and entry.is_file():
+                    stat = entry.stat()
+                    found[prefix + entry.name] = (Path(entry.path), stat.st_size, stat.st_mtime_ns)
     return dict(sorted(found.items()))
 
 
