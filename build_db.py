@@ -151,6 +151,7 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
     warnings, errors, skipped = [], [], []
     seen_ids = {aid: p for p, (_, _, aid) in (before or {}).items() if p not in changed and p in files}
     tmp = temp_path(db_path)
+    writer = None
     try:
         if before is not None:
             shutil.copyfile(db_path, tmp)
@@ -175,10 +176,13 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
         if errors and not skip_invalid:
             raise BuildFailed(errors)
         counts = writer.finish()
+        writer = None
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, db_path)
     finally:
+        if writer is not None:
+            writer.abort()
         tmp.unlink(missing_ok=True)
     return {
         **counts,
