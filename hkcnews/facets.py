@@ -9,7 +9,9 @@ unfiltered table, an indexed join for a filtered one. Same URLs, same
 output; any other array column falls through to Datasette's own facet.
 """
 import re
+import sqlite3
 
+from datasette.database import QueryInterrupted
 from datasette.facets import ArrayFacet
 from datasette.utils import path_with_added_args, path_with_removed_args
 
@@ -19,13 +21,18 @@ TAGGED_TABLE, TAGS_COLUMN = "articles", "tags"
 _WHERE = re.compile(r"\bwhere\b", re.I)
 
 
-async def built_by_us(datasette, database):
-    db = datasette.get_database(database)
+def built_by_this_bundle(conn):
+    """Whether a connection's database was built by build_db.py with the
+    index terms this code reads."""
     try:
-        result = await db.execute("select value from build_info where key = 'terms_scheme'")
-    except Exception:
+        row = conn.execute("select value from build_info where key = 'terms_scheme'").fetchone()
+    except sqlite3.Error:
         return False
-    return bool(result.rows) and result.rows[0][0] == TERMS_SCHEME
+    return row is not None and row[0] == TERMS_SCHEME
+
+
+async def built_by_us(datasette, database):
+    return await datasette.get_database(database).execute_fn(built_by_this_bundle)
 
 
 class TagsFacet(ArrayFacet):
@@ -38,9 +45,7 @@ class TagsFacet(ArrayFacet):
         for config in ours:
             try:
                 results.append(await self._tag_counts(config))
-            except Exception as e:  # QueryInterrupted, as Datasette's facets report it
-                if type(e).__name__ != "QueryInterrupted":
-                    raise
+            except QueryInterrupted:
                 timed_out.append(TAGS_COLUMN)
         others = [c for c in configs if c not in ours]
         if others:

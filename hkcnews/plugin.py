@@ -1,27 +1,17 @@
 """Datasette hooks for any database that build_db.py made: Chinese-aware
 search, search excerpts, and a tag facet and filter that stay fast on the
 whole archive."""
-import sqlite3
-
 from datasette import hookimpl
 from datasette.facets import ArrayFacet
 from datasette.filters import FilterArguments
 from markupsafe import Markup
 
-from .facets import TAGGED_TABLE, TagsFacet, built_by_us, tag_filter_clauses
+from .facets import TAGGED_TABLE, TagsFacet, built_by_this_bundle, built_by_us, tag_filter_clauses
 from .render import excerpt, safe_marked_html
-from .terms import TERMS_SCHEME, fts_query
+from .terms import MATCH_NOTHING, fts_query
 
 
 MMAP_BYTES = 8 * 1024**3
-
-
-def _built_by_us(conn):
-    try:
-        row = conn.execute("select value from build_info where key = 'terms_scheme'").fetchone()
-    except sqlite3.Error:
-        return False
-    return row is not None and row[0] == TERMS_SCHEME
 
 
 def _never_raise(function, fallback):
@@ -42,8 +32,8 @@ def prepare_connection(conn):
     # replaces the stock one: the table search box, ?_search= and
     # datasette-search-all all call escape_fts(:search). Other databases keep
     # the stock function, since their indexes hold plain words.
-    if _built_by_us(conn):
-        conn.create_function("escape_fts", 1, _never_raise(fts_query, '""'), deterministic=True)
+    if built_by_this_bundle(conn):
+        conn.create_function("escape_fts", 1, _never_raise(fts_query, MATCH_NOTHING), deterministic=True)
         # A search for a common word reads tens of thousands of article rows
         # by rowid; through mmap each is a memory access instead of a read()
         # call, which halves the time of such pages on the whole archive.

@@ -134,3 +134,22 @@ def test_every_table_and_canned_query_is_documented():
 async def test_canned_queries_declare_their_named_parameters(ds):
     data = await get_json(ds, "/news/search.json", q="香港")
     assert data["query"]["params"] == {"q": "香港", "tag": "", "from": "", "to": ""}
+
+
+async def test_selected_tag_is_marked_and_other_counts_follow_the_filter(ds):
+    data = await get_json(ds, "/news/articles.json", tags__arraycontains="台灣")
+    tags = {r["value"]: (r["count"], r["selected"]) for r in data["facet_results"]["tags"]["results"]}
+    assert tags == {"台灣": (2, True), "選舉": (1, False)}
+    assert facet_counts(data, "category") == {("國際", 2)}
+
+
+async def test_two_tag_filters_must_both_match(ds):
+    rows = await get_json(ds, "/news/articles.json", tags__arraycontains=["台灣", "選舉"], _shape="array")
+    assert [r["id"] for r in rows] == [50001]
+
+
+async def test_tag_facet_without_matches_is_empty_not_timed_out(ds):
+    data = await get_json(ds, "/news/articles.json", _search="不存在的詞")
+    assert data["facet_results"]["tags"]["results"] == []
+    page = await ds.client.get("/news/articles", params={"_search": "不存在的詞"})
+    assert "timed out" not in page.text
