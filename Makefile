@@ -9,7 +9,7 @@ DB ?= news.db
 # Folders too, so that a deleted article also triggers a rebuild.
 SEED_FILES := $(shell find $(SEEDS_DIR) -name '*.md' -o -type d 2>/dev/null)
 
-.PHONY: serve test install clean
+.PHONY: serve test install bench clean
 
 install: $(BIN)/.installed
 
@@ -27,6 +27,9 @@ serve: $(DB)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py --articles $(or $(N),100000)
 
 clean:
 	rm -rf $(VENV) news.db .pytest_cache

@@ -12,6 +12,7 @@ and search exactness against LIKE. Run by hand; nothing here is a test.
 import argparse
 import csv
 import io
+import os
 import random
 import re
 import socket
@@ -36,6 +37,13 @@ from hkcnews.serve import datasette_args, ensure_inspected  # noqa: E402
 from hkcnews.terms import _CJK_RUN, fold, fts_query, visible_text  # noqa: E402
 
 BIN = Path(sys.executable).parent
+
+
+def cpu_model():
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return sys.platform
 
 
 def free_port():
@@ -238,7 +246,8 @@ def main():
 
     mb = lambda p: p.stat().st_size / 1e6  # noqa: E731
     lines = [
-        f"{count:,} articles from {seeds.name}; {sys.platform}, {subprocess.getoutput('nproc')} cores, "
+        f"{count:,} articles from {seeds.name}; {cpu_model()}, {subprocess.getoutput('nproc')} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
         f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}",
         "",
         "| measure | bundle | stock | stock / bundle |",
