@@ -4,6 +4,7 @@ import json
 import multiprocessing
 import os
 import sqlite3
+from queue import Empty
 from pathlib import Path
 
 import sqlite_utils
@@ -150,7 +151,16 @@ def fts_writer(path, queue):
     for fts in FTS_TABLES:
         # Segments are merged once, by 'optimize' at the end.
         conn.execute(f"insert into [{fts}] ([{fts}], rank) values ('automerge', 0)")
-    while (batch := queue.get()) is not None:
+    parent = os.getppid()
+    while True:
+        try:
+            batch = queue.get(timeout=5)
+        except Empty:
+            if os.getppid() != parent:
+                return  # the build was killed; its next run removes the file
+            continue
+        if batch is None:
+            break
         fts, rows = batch
         columns = ", ".join(FTS_TABLES[fts][1])
         conn.executemany(f"insert into [{fts}] (rowid, {columns}) values (?, ?, ?)", rows)
