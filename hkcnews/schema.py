@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlite_utils
 
 from .articles import InvalidArticle, NotAnArticle, parse_article
-from .terms import TERMS_SCHEME, index_terms, visible_text
+from .terms import TERMS_SCHEME, index_chars, index_terms, visible_text
 
 ARTICLE_COLUMNS = {
     "id": int,
@@ -45,10 +45,12 @@ FIGURE_COLUMNS = {
 # Datasette can count and read them, and content="..." is what both Datasette
 # and datasette-search-all look for to find a table's search index.
 FTS_TABLES = {
-    "articles_fts": ("articles", ("title", "body")),
+    # char_count names the one-character column (index_chars) because an
+    # external-content table may only name columns of its content table.
+    "articles_fts": ("articles", ("title", "body", "char_count")),
     "figures_fts": ("figures", ("caption", "alt")),
 }
-FTS_OPTIONS = "tokenize='unicode61 remove_diacritics 2', prefix='1'"
+FTS_OPTIONS = "tokenize='unicode61 remove_diacritics 2'"
 
 
 def create_tables(db):
@@ -107,11 +109,23 @@ def code_version():
     return digest.hexdigest()[:16]
 
 
+def _fts_insert(fts, delete=False):
+    """The statement that adds (or, given the same values, deletes) a row."""
+    columns = FTS_TABLES[fts][1]
+    command, marker = (f"[{fts}], ", "'delete', ") if delete else ("", "")
+    return (
+        f"insert into [{fts}] ({command}rowid, {', '.join(columns)}) "
+        f"values ({marker}?, {', '.join('?' * len(columns))})"
+    )
+
+
 def article_fts_values(title, text, figures):
-    """The index terms of an article: its title, and the text a reader sees
-    in its body and in its figures. Used to add and, identically, to delete."""
+    """The index terms of an article: its title; the text a reader sees in
+    its body and its figures; and every character of both, once. Used to add
+    and, identically, to delete."""
     seen_in_figures = [" ".join(filter(None, (f["caption"], f["credit"], f["alt"]))) for f in figures]
-    return index_terms(title or ""), index_terms("\n".join([text] + seen_in_figures))
+    body = "\n".join([text] + seen_in_figures)
+    return index_terms(title or ""), index_terms(body), index_chars(f"{title or ''}\n{body}")
 
 
 def figure_fts_values(figure):
@@ -162,8 +176,7 @@ def fts_writer(path, queue):
         if batch is None:
             break
         fts, rows = batch
-        columns = ", ".join(FTS_TABLES[fts][1])
-        conn.executemany(f"insert into [{fts}] (rowid, {columns}) values (?, ?, ?)", rows)
+        conn.executemany(_fts_insert(fts), rows)
         conn.commit()
     for fts in FTS_TABLES:
         conn.execute(f"insert into [{fts}] ([{fts}]) values ('optimize')")
@@ -245,12 +258,8 @@ class Writer:
                 self.fts_queue.put(("articles_fts", article_fts))
                 self.fts_queue.put(("figures_fts", figure_fts))
             else:
-                self.db.conn.executemany(
-                    "insert into articles_fts (rowid, title, body) values (?, ?, ?)", article_fts
-                )
-                self.db.conn.executemany(
-                    "insert into figures_fts (rowid, caption, alt) values (?, ?, ?)", figure_fts
-                )
+                self.db.conn.executemany(_fts_insert("articles_fts"), article_fts)
+                self.db.conn.executemany(_fts_insert("figures_fts"), figure_fts)
         self.counts["articles"] += len(articles)
         self.counts["figures"] += len(figures)
         self.pending = []
@@ -281,14 +290,11 @@ class Writer:
                 # External-content FTS5 forgets a row only when given the
                 # exact terms it indexed, which are recomputed from the row.
                 db.execute(
-                    "insert into articles_fts (articles_fts, rowid, title, body) values ('delete', ?, ?, ?)",
+                    _fts_insert("articles_fts", delete=True),
                     [article_id, *article_fts_values(title, visible_text(body or ""), figures)],
                 )
                 for figure in figures:
-                    db.execute(
-                        "insert into figures_fts (figures_fts, rowid, caption, alt) values ('delete', ?, ?, ?)",
-                        [figure["id"], *figure_fts_values(figure)],
-                    )
+                    db.execute(_fts_insert("figures_fts", delete=True), [figure["id"], *figure_fts_values(figure)])
                 for table in ("figures", "article_tags", "author_boxes", "sources"):
                     db.execute(f"delete from [{table}] where article_id = ?", [article_id])
                 db.execute("delete from articles where id = ?", [article_id])

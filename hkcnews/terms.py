@@ -12,9 +12,10 @@ followed by its last character on its own:
 
 A query of two or more characters becomes a phrase of its bigrams, which
 matches exactly where those characters stand next to each other inside one
-run; a one-character query becomes a prefix query, matching any bigram that
-starts with it or the single token at a run's end. Because the single token
-sits between runs, no phrase can match across punctuation or spaces.
+run. Because the single token sits between runs, no phrase can match across
+punctuation or spaces. A one-character query looks in a column of its own
+that holds each distinct character of the article once (``index_chars``):
+one short posting per article instead of a prefix scan over every bigram.
 Everything that is not CJK is left for unicode61 to split into whole,
 case-folded words.
 
@@ -30,11 +31,11 @@ from functools import lru_cache
 
 import opencc
 
-__all__ = ["fold", "visible_text", "index_terms", "query_terms", "fts_query", "TERMS_SCHEME"]
+__all__ = ["fold", "visible_text", "index_terms", "index_chars", "query_terms", "fts_query", "TERMS_SCHEME"]
 
 # Stored in each database the build writes and bumped whenever index_terms
 # changes, so the server only searches indexes it knows how to query.
-TERMS_SCHEME = "cjk-bigram-t2s-1"
+TERMS_SCHEME = "cjk-bigram-t2s-2"
 
 # An empty phrase is valid FTS5 and matches no row: what a query with no
 # searchable characters ("，", "*", "") turns into.
@@ -148,6 +149,12 @@ def index_terms(text):
     return " ".join(out)
 
 
+def index_chars(text):
+    """Each distinct CJK character of the text once, sorted, for the index's
+    one-character column."""
+    return " ".join(sorted(set("".join(_CJK_RUN.findall(fold(text or ""))))))
+
+
 _QUERY_TERM = re.compile(r'"([^"]*)"?|([^\s"]+)')
 
 
@@ -169,16 +176,20 @@ def _phrase(term):
     """One query term as an FTS5 phrase over the tokens ``index_terms`` makes."""
     tokens = []
     prefix = False
-    pieces = list(_segments(term))
+    pieces = [(is_cjk, piece) for is_cjk, piece in _segments(term) if is_cjk or _WORD_CHAR.search(piece)]
+    if len(pieces) == 1 and pieces[0][0] and len(pieces[0][1]) == 1:
+        # One character: its token in the one-character column (or at the end
+        # of a run) is there exactly when the article has the character.
+        return f'"{pieces[0][1]}"'
+
     for i, (is_cjk, piece) in enumerate(pieces):
         if not is_cjk:
             # unicode61 splits this exactly as it split the indexed text.
             tokens.append(piece)
             continue
-        ends_term = not any(_WORD_CHAR.search(p) for _, p in pieces[i + 1 :])
-        if ends_term:
+        if i == len(pieces) - 1:
             # The run may go on in the text (港 in 香港人): match its bigrams,
-            # or a lone last character as a prefix of the next bigram.
+            # or a lone last character (COVID-19疫) as a prefix of the next.
             if len(piece) == 1:
                 tokens.append(piece)
                 prefix = True

@@ -3,7 +3,7 @@ import sqlite3
 
 import pytest
 
-from hkcnews.terms import fold, fts_query, index_terms, query_terms, visible_text
+from hkcnews.terms import fold, fts_query, index_chars, index_terms, query_terms, visible_text
 
 
 def test_fold_is_simplified_script_and_keeps_length():
@@ -14,6 +14,10 @@ def test_fold_is_simplified_script_and_keeps_length():
 
 def test_index_terms_are_bigrams_and_the_last_character_of_each_run():
     assert index_terms("香港、台灣 Blinken說COVID疫苗").split() == ["香港", "港", "、", "台湾", "湾", "Blinken", "说", "COVID", "疫苗", "苗"]
+
+
+def test_index_chars_are_each_character_once_in_simplified_script():
+    assert index_chars("臺灣、台灣 Blinken 香港") == "台 港 湾 香"
 
 
 def test_visible_text_drops_urls_tags_and_link_targets():
@@ -28,12 +32,13 @@ def test_visible_text_drops_urls_tags_and_link_targets():
     "query,expected",
     [
         ("香港", '"香港"'),
-        ("港", '"港" *'),
+        ("港", '"港"'),
+        ("，港", '"港"'),
         ("崔天凯", '"崔天 天凯"'),
         ("臺灣選舉", '"台湾 湾选 选举"'),
         ("Blinken", '"Blinken"'),
         ("香港 台灣", '"香港" AND "台湾"'),
-        ('"香港 台灣"', '"香港 港   台湾"'),
+        ('"香港 台灣"', '"香港 港 台湾"'),
         ("COVID-19疫", '"COVID-19 疫" *'),
         ("a OR b", '"a" AND "OR" AND "b"'),
         ("", '""'),
@@ -58,6 +63,7 @@ HOSTILE = [
 @pytest.mark.parametrize("query", HOSTILE)
 def test_fts_query_is_always_valid_fts5(query):
     conn = sqlite3.connect(":memory:")
-    conn.execute("create virtual table t using fts5(a, tokenize='unicode61 remove_diacritics 2', prefix='1')")
-    conn.execute("insert into t (a) values (?)", [index_terms("香港、台灣。" + "香" * 20)])
+    conn.execute("create virtual table t using fts5(a, b, tokenize='unicode61 remove_diacritics 2')")
+    text = "香港、台灣。" + "香" * 20
+    conn.execute("insert into t (a, b) values (?, ?)", [index_terms(text), index_chars(text)])
     conn.execute("select rowid from t where t match ?", [fts_query(query)]).fetchall()
