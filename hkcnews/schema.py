@@ -46,8 +46,10 @@ FIGURE_COLUMNS = {
 # and datasette-search-all look for to find a table's search index.
 FTS_TABLES = {
     # char_count names the one-character column (index_chars) because an
-    # external-content table may only name columns of its content table.
-    "articles_fts": ("articles", ("title", "body", "char_count")),
+    # external-content table may only name columns of its content table. It
+    # comes first: FTS5 stores positions in the first column without a
+    # column marker, two bytes less for each of its 300-odd terms an article.
+    "articles_fts": ("articles", ("char_count", "title", "body")),
     "figures_fts": ("figures", ("caption", "alt")),
 }
 FTS_OPTIONS = "tokenize='unicode61 remove_diacritics 2'"
@@ -73,7 +75,9 @@ def create_tables(db):
         foreign_keys=[("article_id", "articles", "id")],
     )
     # What each article was built from, so a rebuild re-reads only what changed.
-    db["sources"].create({"path": str, "size": int, "mtime_ns": int, "article_id": int}, pk="path")
+    db.execute(
+        "create table sources (path text primary key, size integer, mtime_ns integer, article_id integer) without rowid"
+    )
     db["build_info"].create({"key": str, "value": str}, pk="key")
     create_fts_tables(db.conn)
 
@@ -86,15 +90,18 @@ def create_fts_tables(conn):
         )
 
 
+FACET_COLUMNS = ("date", "year", "author", "category")
+
+
 def create_indexes(db):
     db["tags"].create_index(["name"], unique=True, if_not_exists=True)
     db["article_tags"].create_index(["tag_id", "article_id"], if_not_exists=True)
-    for column in ("date", "year", "author", "category"):
+    for column in FACET_COLUMNS:
         db["articles"].create_index([column], if_not_exists=True)
-        # A search filters by rowid (= id). With (id, column) indexes, counts
-        # and facets over thousands of hits read these small indexes instead
-        # of the article rows, whose bodies spread them over many pages.
-        db["articles"].create_index(["id", column], if_not_exists=True)
+    # A search filters by rowid (= id). With this index, counts and facets
+    # over thousands of hits read one small index instead of the article
+    # rows, whose bodies spread them over many pages.
+    db["articles"].create_index(["id", *FACET_COLUMNS], if_not_exists=True)
     db["figures"].create_index(["article_id", "position"], if_not_exists=True)
     db["figures"].create_index(["credit"], if_not_exists=True)
     db["sources"].create_index(["article_id"], if_not_exists=True)
@@ -125,7 +132,7 @@ def article_fts_values(title, text, figures):
     and, identically, to delete."""
     seen_in_figures = [" ".join(filter(None, (f["caption"], f["credit"], f["alt"]))) for f in figures]
     body = "\n".join([text] + seen_in_figures)
-    return index_terms(title or ""), index_terms(body), index_chars(f"{title or ''}\n{body}")
+    return index_chars(f"{title or ''}\n{body}"), index_terms(title or ""), index_terms(body)
 
 
 def figure_fts_values(figure):
@@ -151,6 +158,9 @@ def prepare_file(job):
 
 
 FTS_SHADOW_TABLES = ("data", "idx", "docsize", "config")
+# Articles are a few kilobytes each: on 8 KB pages less of each page is left
+# unused (the file is 2% smaller) and searches read slightly faster.
+PAGE_SIZE = 8192
 
 
 def fts_writer(path, queue):
@@ -159,6 +169,7 @@ def fts_writer(path, queue):
     takes as long as everything else the writer does, and the machine has
     a core for it. The writer copies the finished index in at the end."""
     conn = sqlite3.connect(path)
+    conn.execute(f"pragma page_size = {PAGE_SIZE}")
     conn.execute("pragma journal_mode = off")
     conn.execute("pragma synchronous = off")
     create_fts_tables(conn)
@@ -202,6 +213,7 @@ class Writer:
         self.fresh = fresh
         self.fts_process = None
         if fresh:
+            self.db.execute(f"pragma page_size = {PAGE_SIZE}")
             create_tables(self.db)
             self.fts_path = f"{path}-fts"
             context = multiprocessing.get_context("fork")
