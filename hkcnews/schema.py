@@ -90,18 +90,19 @@ def create_fts_tables(conn):
         )
 
 
-FACET_COLUMNS = ("date", "year", "author", "category")
+# What the articles table page sorts and facets by.
+INDEXED_COLUMNS = ("date", "year", "author", "category")
 
 
 def create_indexes(db):
     db["tags"].create_index(["name"], unique=True, if_not_exists=True)
     db["article_tags"].create_index(["tag_id", "article_id"], if_not_exists=True)
-    for column in FACET_COLUMNS:
+    for column in INDEXED_COLUMNS:
         db["articles"].create_index([column], if_not_exists=True)
     # A search filters by rowid (= id). With this index, counts and facets
     # over thousands of hits read one small index instead of the article
     # rows, whose bodies spread them over many pages.
-    db["articles"].create_index(["id", *FACET_COLUMNS], if_not_exists=True)
+    db["articles"].create_index(["id", *INDEXED_COLUMNS], if_not_exists=True)
     db["figures"].create_index(["article_id", "position"], if_not_exists=True)
     db["figures"].create_index(["credit"], if_not_exists=True)
     db["sources"].create_index(["article_id"], if_not_exists=True)
@@ -225,7 +226,6 @@ class Writer:
         self.tag_ids = {name: tag_id for tag_id, name in self.db.execute("select id, name from tags")}
         self.next_tag_id = max(self.tag_ids.values(), default=0) + 1
         self.figure_id = self.db.execute("select coalesce(max(id), 0) from figures").fetchone()[0]
-        self.counts = {"articles": 0, "figures": 0}
 
     def add(self, parsed, source):
         """Queue one prepared article; ``source`` is (path, size, mtime_ns)."""
@@ -272,8 +272,6 @@ class Writer:
             else:
                 self.db.conn.executemany(_fts_insert("articles_fts"), article_fts)
                 self.db.conn.executemany(_fts_insert("figures_fts"), figure_fts)
-        self.counts["articles"] += len(articles)
-        self.counts["figures"] += len(figures)
         self.pending = []
 
     def _insert(self, table, columns, rows, verb=""):
