@@ -2,11 +2,12 @@
 search, search excerpts, and a tag facet and filter that stay fast on the
 whole archive."""
 from datasette import hookimpl
+from datasette.utils import await_me_maybe
 from datasette.facets import ArrayFacet
 from datasette.filters import FilterArguments
 from markupsafe import Markup
 
-from .facets import TAGGED_TABLE, TagsFacet, built_by_this_bundle, built_by_us, tag_filter_clauses
+from .facets import TAGGED_TABLE, TagsFacet, broad_search_clause, built_by_this_bundle, built_by_us, tag_filter_clauses
 from .render import excerpt, safe_marked_html
 from .terms import MATCH_NOTHING, fts_query
 
@@ -57,6 +58,26 @@ def register_facet_classes():
     outcome.force_result(
         [[TagsFacet if cls is ArrayFacet else cls for cls in classes] for classes in outcome.get_result()]
     )
+
+
+@hookimpl(hookwrapper=True, specname="filters_from_request")
+def broaden_search_filters(request, database, table, datasette):
+    # Wraps every filter, Datasette's own search filter among them, so that a
+    # broad search's clause can be rewritten after Datasette has written it.
+    outcome = yield
+    if "_search" not in request.args or request.args.get("_searchmode") == "raw":
+        return
+
+    def broadened(hook):
+        async def inner():
+            arguments = await await_me_maybe(hook)
+            if arguments is None:
+                return None
+            return await broad_search_clause(datasette, database, table, arguments)
+
+        return inner
+
+    outcome.force_result([broadened(hook) for hook in outcome.get_result()])
 
 
 @hookimpl

@@ -171,3 +171,10 @@ async def test_canned_search_excerpt_is_html_safe(tmp_path):
 
 async def test_canned_search_with_no_query_is_empty(ds):
     assert await canned_search(ds, q="") == []
+
+
+@pytest.mark.parametrize("query,broad,expected", [("港", True, {39427, 50003, 50005}), ("香港", False, {39427})])
+async def test_broad_searches_walk_the_index_and_find_the_same_rows(ds, query, broad, expected):
+    data = (await ds.client.get("/news/articles.json", params={"_search": query})).json()
+    assert ("+rowid in (select rowid from articles_fts" in data["query"]["sql"]) is broad
+    assert {row[data["columns"].index("id")] for row in data["rows"]} == expected
