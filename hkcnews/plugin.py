@@ -7,7 +7,7 @@ from datasette.facets import ArrayFacet
 from datasette.filters import FilterArguments
 from markupsafe import Markup
 
-from .facets import TAGGED_TABLE, TagsFacet, broad_search_clause, built_by_this_bundle, built_by_us, tag_filter_clauses
+from .facets import TAGGED_TABLE, TagsFacet, search_in_date_order, built_by_this_bundle, built_by_us, tag_filter_clauses
 from .render import excerpt, safe_marked_html
 from .terms import MATCH_NOTHING, fts_query
 
@@ -61,23 +61,23 @@ def register_facet_classes():
 
 
 @hookimpl(hookwrapper=True, specname="filters_from_request")
-def broaden_search_filters(request, database, table, datasette):
-    # Wraps every filter, Datasette's own search filter among them, so that a
-    # broad search's clause can be rewritten after Datasette has written it.
+def search_filters_in_date_order(request, database, table, datasette):
+    # Wraps every filter, Datasette's own search filter among them, so that
+    # the search clause can be rewritten after Datasette has written it.
     outcome = yield
     if "_search" not in request.args or request.args.get("_searchmode") == "raw":
         return
 
-    def broadened(hook):
+    def rewritten(hook):
         async def inner():
             arguments = await await_me_maybe(hook)
             if arguments is None:
                 return None
-            return await broad_search_clause(datasette, database, table, arguments)
+            return await search_in_date_order(datasette, database, table, arguments)
 
         return inner
 
-    outcome.force_result([broadened(hook) for hook in outcome.get_result()])
+    outcome.force_result([rewritten(hook) for hook in outcome.get_result()])
 
 
 @hookimpl
