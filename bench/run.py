@@ -14,7 +14,6 @@ import csv
 import io
 import os
 import random
-import re
 import socket
 import sqlite3
 import statistics

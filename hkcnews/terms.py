@@ -26,8 +26,6 @@ folded text lines up character for character with the original.
 import html
 import operator
 import re
-import sys
-from functools import lru_cache
 
 import opencc
 

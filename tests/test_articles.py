@@ -1,6 +1,5 @@
 """What one article file becomes: the seed's rows, and each quirk of the real
 archive repaired or rejected."""
-import json
 import sqlite3
 
 import pytest
@@ -8,7 +7,7 @@ import pytest
 from build_db import build
 from hkcnews.articles import InvalidArticle, NotAnArticle, parse_article, split_body
 
-from .helpers import SEEDS, article_md, figure_html, write_articles
+from .helpers import article_md, figure_html, write_articles
 
 SEED_URL = (
     "https://www.hkcnews.com/article/39427/%E4%B8%AD%E7%BE%8E%E9%97%9C%E4%BF%82-39427/"

@@ -2,9 +2,7 @@
 and the metadata that documents it."""
 import csv
 import io
-import json
 
-import pytest
 
 from .helpers import METADATA
 
