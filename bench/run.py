@@ -216,6 +216,9 @@ def main():
     original = changed.read_bytes()
     try:
         changed.write_bytes(original.replace("。".encode(), "。 ".encode(), 1))
+        # Let the disk finish writing the two builds first: a rebuild comes
+        # long after the last build, not while the page cache still flushes it.
+        os.sync()
         rebuild_seconds, _ = timed_run([sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(bundle_db), "--skip-invalid"])
     finally:
         changed.write_bytes(original)
