@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from hkcnews.schema import Writer, code_version, prepare_file
+from hkcnews.schema import Writer, code_version, prepare_file, row_counts
 
 TEMP_MARK = ".building-"
 # Parsed articles waiting for the writer at most: workers parse faster than
@@ -140,16 +140,20 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
     before = None if full else previous_sources(db_path)
     if before is not None:
         changed = [p for p, (_, size, mtime) in files.items() if before.get(p, (None, None))[:2] != (size, mtime)]
-        removed = [before[p][2] for p in before if p not in files or p in changed]
+        changed_set = set(changed)
+        removed = [before[p][2] for p in before if p not in files or p in changed_set]
         if len(changed) > MAX_CHANGED:
             before = None
     if before is None:
-        changed, removed = list(files), []
+        changed, changed_set, removed = list(files), set(files), []
     if before is not None and not changed and not removed:
-        return {**_counts(db_path), "warnings": [], "skipped": [], "read": 0, "seconds": time.perf_counter() - start}
+        conn = sqlite3.connect(db_path)
+        counts = row_counts(conn)
+        conn.close()
+        return {**counts, "warnings": [], "skipped": [], "read": 0, "seconds": time.perf_counter() - start}
 
     warnings, errors, skipped = [], [], []
-    seen_ids = {aid: p for p, (_, _, aid) in (before or {}).items() if p not in changed and p in files}
+    seen_ids = {aid: p for p, (_, _, aid) in (before or {}).items() if p not in changed_set and p in files}
     tmp = temp_path(db_path)
     writer = None
     try:
@@ -191,14 +195,6 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
         "read": len(changed),
         "seconds": time.perf_counter() - start,
     }
-
-
-def _counts(db_path):
-    conn = sqlite3.connect(db_path)
-    try:
-        return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in ("articles", "figures", "tags", "authors")}
-    finally:
-        conn.close()
 
 
 def summary_line(db_path, summary):

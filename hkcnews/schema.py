@@ -124,6 +124,11 @@ def code_version():
     return digest.hexdigest()[:16]
 
 
+def row_counts(conn):
+    """The numbers the build's summary line reports."""
+    return {t: conn.execute(f"select count(*) from [{t}]").fetchone()[0] for t in ("articles", "figures", "tags", "authors")}
+
+
 def _fts_insert(fts, delete=False):
     """The statement that adds (or, given the same values, deletes) a row."""
     columns = FTS_TABLES[fts][1]
@@ -385,11 +390,6 @@ class Writer:
             db.execute("analyze")
         if self.fts_process:
             self.copy_fts_index()
-        counts = {
-            "articles": db["articles"].count,
-            "figures": db["figures"].count,
-            "tags": db["tags"].count,
-            "authors": db["authors"].count,
-        }
+        counts = row_counts(db.conn)
         db.close()
         return counts
