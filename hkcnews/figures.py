@@ -69,8 +69,9 @@ _TRAILING_BRACKETS = re.compile(r"^(?P<rest>.*?)\s*[（(](?P<credit>[^（）()]{
 _LAST_SENTENCE = re.compile(r"^(?P<rest>.*(?:[。！？!?]|\.(?=\s)))\s*(?P<credit>[^。！？!?]{1,40})$", re.S)
 # After the last space, or as the whole caption, only a Chinese credit
 # (… 何君健攝, 資料圖片): an English caption ending "a photo" is no credit.
-_LAST_WORD = re.compile(r"^(?P<rest>.*\S)\s+(?P<credit>\S*[\u4e00-\u9fff]\S*)$", re.S)
-_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+_HAN = r"[\u4e00-\u9fff]"
+_LAST_WORD = re.compile(rf"^(?P<rest>.*\S)\s+(?P<credit>\S*{_HAN}\S*)$", re.S)
+_CHINESE = re.compile(_HAN)
 _MAX_BARE_CREDIT = 20
 
 

@@ -54,6 +54,8 @@ _CJK_RANGES = [
     (0xF900, 0xFAFF),  # CJK compatibility ideographs
     (0x20000, 0x3134F),  # CJK extensions B to G
 ]
+# Kana has no traditional and simplified forms: OpenCC folds what follows.
+_FIRST_IDEOGRAPH = 0x3400
 _CJK = "[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES) + "]"
 _CJK_RUN = re.compile(_CJK + "+")
 _CJK_SPLIT = re.compile(f"({_CJK}+)")
@@ -67,7 +69,7 @@ def _fold_table():
     # way inside any sentence) and length-preserving (positions in the folded
     # text are positions in the original, which excerpts rely on).
     converter = opencc.OpenCC("t2s")
-    source = [chr(c) for lo, hi in _CJK_RANGES[4:] for c in range(lo, hi + 1)]
+    source = [chr(c) for lo, hi in _CJK_RANGES if lo >= _FIRST_IDEOGRAPH for c in range(lo, hi + 1)]
     folded = converter.convert("\n".join(source)).split("\n")
     table = {ord(s): f for s, f in zip(source, folded) if s != f and len(f) == 1}
     # Full-width Latin letters and digits (ＣＯＶＩＤ１９) are the same words as
