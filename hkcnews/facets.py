@@ -13,6 +13,7 @@ SQLite answers in date order.
 """
 import re
 import sqlite3
+import weakref
 
 from datasette.database import QueryInterrupted
 from datasette.facets import ArrayFacet
@@ -34,8 +35,16 @@ def built_by_this_bundle(conn):
     return row is not None and row[0] == TERMS_SCHEME
 
 
+_BUILT_BY_US = weakref.WeakKeyDictionary()
+
+
 async def built_by_us(datasette, database):
-    return await datasette.get_database(database).execute_fn(built_by_this_bundle)
+    """built_by_this_bundle for a database Datasette serves, asked once per
+    database: cell renderers and template hooks ask on every page."""
+    db = datasette.get_database(database)
+    if db not in _BUILT_BY_US:
+        _BUILT_BY_US[db] = await db.execute_fn(built_by_this_bundle)
+    return _BUILT_BY_US[db]
 
 
 class TagsFacet(ArrayFacet):

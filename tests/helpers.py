@@ -80,3 +80,25 @@ def seeds_with(tmp_path, files, name="seeds"):
 def datasette_for(db):
     """The real Datasette app over a built database, as `datasette serve db -m metadata.yml`."""
     return Datasette([str(db)], metadata=METADATA)
+
+
+# An article whose every field tries to run a script in a reader's browser.
+# Each attempt sets window.__pwned or opens a dialog; the browser tests check
+# that none of them runs, and the page tests that the text survives as text.
+HOSTILE_SCRIPT = "<script>window.__pwned = 1; alert('title')</script>"
+HOSTILE = {
+    "x/50066.md": article_md(
+        50066,
+        f"惡意標題{HOSTILE_SCRIPT}",
+        "正文開始。<script>window.__pwned = 1; alert('body')</script>\n\n"
+        '<img src="x" onerror="window.__pwned = 1; alert(\'img\')">\n\n'
+        "[按我](javascript:window.__pwned=1) [archive link](/web/20210712063207/https://www.hkcnews.com/aboutus/)\n\n"
+        '<a href="javascript:alert(1)" onclick="window.__pwned = 1">另一連結</a><div onmouseover="alert(1)">破損的 <b>HTML\n\n'
+        '<figure>\n<img src="https://web.archive.org/web/2021im_/https://www.hkcnews.com/x.jpg" alt="x" onload="window.__pwned = 1">\n'
+        '<figcaption>惡意圖說<svg onload="window.__pwned = 1"></svg><script>alert(\'caption\')</script>何君健攝</figcaption>\n</figure>\n',
+        author="<b onmouseover='alert(1)'>壞作者</b>",
+        tags=["<script>alert('tag')</script>", "天氣"],
+        category="<i>眾聞</i>",
+        date="2021-06-04",
+    ),
+}

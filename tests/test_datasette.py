@@ -123,7 +123,7 @@ def test_every_table_and_canned_query_is_documented():
     news = METADATA["databases"]["news"]
     for table in ("articles", "figures", "tags", "article_tags", "authors"):
         assert news["tables"][table]["description"]
-    for name in ("search", "tag_counts", "articles_for_tag", "articles_per_month", "figures_by_credit"):
+    for name in ("search", "tag_counts", "articles_for_tag", "feed", "articles_per_month", "figures_by_credit"):
         query = news["queries"][name]
         assert query["title"] and (query.get("description") or query.get("description_html"))
     assert "copyright" in METADATA["license"]

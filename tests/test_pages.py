@@ -1,0 +1,214 @@
+"""The pages the bundle adds or changes, through the real Datasette app:
+article pages, table rows, thumbnails, the home page, the feed, and
+metadata.yml applying to a database of any name."""
+import re
+import sqlite3
+import xml.etree.ElementTree as ET
+
+import pytest
+from datasette.app import Datasette
+
+from build_db import build
+from hkcnews.browse import ARTICLE_LIST_COLUMNS
+from hkcnews.pages import absolute_url, article_html, month_chart_svg
+
+from .helpers import CORPUS, HOSTILE, METADATA, datasette_for, seeds_with
+
+
+@pytest.fixture(scope="module")
+def archive_db(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pages")
+    db = folder / "archive.db"
+    build(seeds_with(folder, {**CORPUS, **HOSTILE}), db)
+    return db
+
+
+@pytest.fixture
+def archive(archive_db):
+    return datasette_for(archive_db)
+
+
+async def html_of(ds, path, **params):
+    response = await ds.client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+@pytest.mark.parametrize(
+    "markdown, absent",
+    [
+        ("<script>alert(1)</script>", "<script"),
+        ('<img src="https://x.org/a.jpg" onerror="alert(1)">', "onerror"),
+        ("[x](javascript:alert(1))", "javascript:"),
+        ('<a href="JaVaScRiPt:alert(1)">x</a>', "alert"),
+        ('<iframe src="https://evil.example"></iframe>', "<iframe"),
+        ('<div style="background:url(javascript:alert(1))">x</div>', "style="),
+        ("<svg onload=alert(1)>", "<svg"),
+        ('<figure><img src="data:text/html;base64,PHNjcmlwdD4="></figure>', "data:"),
+        ("<p>unclosed <b>bold <figure><figcaption>caption", "<script"),
+    ],
+)
+def test_article_html_drops_everything_that_runs(markdown, absent):
+    assert absent not in article_html(markdown).lower()
+
+
+def test_article_html_keeps_figures_tables_and_quotes():
+    body = (
+        "# headline\n\n> 引文\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\n"
+        '<figure>\n<img src="https://web.archive.org/web/1im_/https://www.hkcnews.com/a.jpg" alt="圖">\n'
+        "<figcaption>圖說。何君健攝</figcaption>\n</figure>\n"
+    )
+    assert article_html(body) == (
+        "<blockquote>\n<p>引文</p>\n</blockquote>\n"
+        "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n"
+        "<tbody>\n<tr>\n<td>1</td>\n<td>2</td>\n</tr>\n</tbody>\n</table>\n"
+        '<figure>\n<img src="https://web.archive.org/web/1im_/https://www.hkcnews.com/a.jpg" alt="圖" loading="lazy">\n'
+        "<figcaption>圖說。何君健攝</figcaption>\n</figure>"
+    )
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("/web/20210712063207/https://www.fmprc.gov.cn/", "https://web.archive.org/web/20210712063207/https://www.fmprc.gov.cn/"),
+        ("//web.archive.org/web/1if_/https://www.youtube.com/embed/x", "https://web.archive.org/web/1if_/https://www.youtube.com/embed/x"),
+        ("https://www.hkcnews.com/article/1", "https://www.hkcnews.com/article/1"),
+        ("javascript:alert(1)", None),
+        (" JAVASCRIPT:alert(1)", None),
+        ("vbscript:x", None),
+        ("relative/path", None),
+        ("", None),
+    ],
+)
+def test_absolute_url(url, expected):
+    assert absolute_url(url) == expected
+
+
+def test_archive_relative_link_points_to_the_archive_host():
+    assert article_html("[官方網站](/web/20210712063207/https://www.fmprc.gov.cn/t1.shtml)") == (
+        '<p><a href="https://web.archive.org/web/20210712063207/https://www.fmprc.gov.cn/t1.shtml" '
+        'rel="nofollow noopener noreferrer">官方網站</a></p>'
+    )
+
+
+def test_video_shortcode_becomes_a_link():
+    html = article_html('{{< video src="//web.archive.org/web/20210630195630if_/https://www.youtube.com/embed/5A" >}}')
+    assert html == (
+        '<p><a href="https://web.archive.org/web/20210630195630if_/https://www.youtube.com/embed/5A" '
+        'rel="nofollow noopener noreferrer">▶ 影片 Video</a></p>'
+    )
+
+
+def test_month_chart_has_a_bar_per_month_on_a_time_axis():
+    svg = month_chart_svg([("2020-11", 4), ("2021-01", 2)])
+    bars = re.findall(r'<rect class="month" data-month="([\d-]+)" data-count="(\d+)" x="([\d.]+)" y="[\d.]+" width="[\d.]+" height="([\d.]+)"', svg)
+    # Three months on the axis, December empty: the January bar stands two steps on.
+    assert [(m, c) for m, c, _, _ in bars] == [("2020-11", "4"), ("2021-01", "2")]
+    (x1, h1), (x2, h2) = [(float(x), float(h)) for _, _, x, h in bars]
+    assert h1 == 2 * h2
+    assert x2 - x1 == pytest.approx(2 * (720 - 36) / 3, abs=0.2)
+    ET.fromstring(svg)  # well-formed
+
+
+async def test_article_page_shows_the_article(archive):
+    html = await html_of(archive, "/archive/articles/39427")
+    assert "<title>中美阿拉斯加會談首日激烈交鋒" in html
+    assert '<time datetime="2021-03-19">2021-03-19</time>' in html
+    assert '<a class="tag" href="/archive/articles?tags__arraycontains=%E4%B8%AD%E7%BE%8E%E9%97%9C%E4%BF%82">中美關係</a>' in html
+    assert '<a class="hkc-category" href="/archive/articles?category=%E5%9C%8B%E9%9A%9B">國際</a>' in html
+    assert '<a class="hkc-author" href="/archive/articles?author=%E7%9C%BE%E6%96%B0%E8%81%9E%E8%A8%98%E8%80%85">眾新聞記者</a>' in html
+    assert html.count("<figure>") == 3
+    assert "<figcaption>中美雙方代表在安克雷奇的會議室對坐。美聯社圖片</figcaption>" in html
+    assert "訂戶" not in html  # the footer is not part of the article
+
+
+async def test_hostile_article_page_shows_its_fields_as_text(archive):
+    html = await html_of(archive, "/archive/articles/50066")
+    assert "惡意標題&lt;script&gt;window.__pwned = 1; alert(&#39;title&#39;)&lt;/script&gt;</h1>" in html
+    assert "&lt;b onmouseover=&#39;alert(1)&#39;&gt;壞作者&lt;/b&gt;" in html
+    body = html.split('<div class="hkc-body">')[1].split("</div>")[0]
+    assert "<script" not in body and "onerror" not in body and "onload" not in body and "javascript:" not in body
+    assert "<script>window.__pwned" not in html
+
+
+async def test_articles_table_shows_a_readable_row_per_article(archive):
+    html = await html_of(archive, "/archive/articles", _search="崔天凱")
+    columns = re.findall(r'<th [^>]*data-column="([^"]+)"', html)
+    assert columns == list(ARTICLE_LIST_COLUMNS)
+    assert '<td class="col-title type-str"><a href="/archive/articles/39427">中美阿拉斯加會談首日激烈交鋒' in html
+    assert "美國國務卿布林肯" not in html  # no body cells
+
+
+async def test_articles_table_shows_columns_asked_for(archive):
+    html = await html_of(archive, "/archive/articles", _col="body", _search="崔天凱")
+    assert re.findall(r'<th [^>]*data-column="([^"]+)"', html) == ["id", "body"]
+
+
+async def test_hostile_tags_on_the_table_page_are_text(archive):
+    html = await html_of(archive, "/archive/articles", _search="惡意")
+    assert '<a class="tag" href="/archive/articles?tags__arraycontains=%3Cscript%3Ealert%28%27tag%27%29%3C%2Fscript%3E">&lt;script&gt;alert(&#x27;tag&#x27;)&lt;/script&gt;</a>' in html
+    assert "<script>alert" not in html
+
+
+async def test_figures_table_shows_lazy_thumbnails(archive):
+    html = await html_of(archive, "/archive/figures", article_id="50005")
+    src = "https://web.archive.org/web/20210712063207im_/https://www.hkcnews.com/news_新聞/hk-discuss/2021/06/fireworks.jpg"
+    assert f'<a href="{src}" title="{src}"><img src="{src}" alt="" loading="lazy"' in html
+
+
+async def test_downloads_carry_the_stored_values_not_the_rendered_html(archive):
+    csv_text = await html_of(archive, "/archive/figures.csv", article_id="50005")
+    assert "<img" not in csv_text and "fireworks.jpg" in csv_text
+    rows = (await archive.client.get("/archive/articles.json", params={"id": "50066", "_shape": "array"})).json()
+    assert rows[0]["tags"] == '["<script>alert(\'tag\')</script>", "天氣"]'
+    assert rows[0]["body"].startswith("# 惡意標題<script>")
+
+
+async def test_home_page_says_what_the_archive_holds(archive):
+    html = await html_of(archive, "/")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    assert "7 articles from 2020-01-11 to 2021-10-01, 5 pictures, 9 tags and 3 authors in archive." in text
+    assert 'action="/-/search"' in html  # datasette-search-all
+    assert '<form class="core" action="/archive/articles" method="get">' in html
+    for query in ("search", "tag_counts", "articles_for_tag", "feed", "articles_per_month", "figures_by_credit"):
+        assert f'href="/archive/{query}"' in html
+    assert re.findall(r'<rect class="month" data-month="([\d-]+)"', html) == ["2020-01", "2021-03", "2021-06", "2021-07", "2021-10"]
+
+
+async def test_atom_feed_of_the_newest_articles(archive):
+    response = await archive.client.get("/archive/feed.atom")
+    assert response.status_code == 200
+    feed = ET.fromstring(response.content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert feed.find("a:title", ns).text == "Newest articles"
+    entries = feed.findall("a:entry", ns)
+    assert [e.find("a:id", ns).text for e in entries][:3] == [
+        "tag:hkcnews.com,2022:article/50005",
+        "tag:hkcnews.com,2022:article/50004",
+        "tag:hkcnews.com,2022:article/50003",
+    ]
+    assert len(entries) == 7
+    hostile = next(e for e in entries if e.find("a:id", ns).text.endswith("/50066"))
+    assert hostile.find("a:title", ns).text == "惡意標題<script>window.__pwned = 1; alert('title')</script>"
+    assert "<script" not in hostile.find("a:content", ns).text
+
+
+async def test_metadata_applies_whatever_the_database_is_called(archive):
+    response = await archive.client.get("/archive/articles.json")
+    assert set(response.json()["facet_results"]) == {"category", "tags", "author", "year"}
+    html = await html_of(archive, "/archive/search", q="崔天凱")
+    assert "Search articles, most relevant first" in html
+    assert "<mark>崔天凱</mark>" in html
+
+
+async def test_other_databases_keep_datasette_pages(tmp_path, archive_db):
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("create table articles (id integer primary key, title text, tags text, body text)")
+        conn.execute("""insert into articles values (1, 'plain', '["a"]', '# Not rendered <b>here</b>')""")
+    ds = Datasette([str(archive_db), str(other)], metadata=METADATA)
+    html = await html_of(ds, "/other/articles/1")
+    assert "hkc-article" not in html and "# Not rendered &lt;b&gt;here&lt;/b&gt;" in html
+    table = await html_of(ds, "/other/articles")
+    assert re.findall(r'<th [^>]*data-column="([^"]+)"', table) == ["id", "title", "tags", "body"]
+    assert (await ds.client.get("/other/search")).status_code == 404
