@@ -11,6 +11,7 @@ code, only the files added, changed or deleted since are read again.
 import argparse
 import multiprocessing
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -102,10 +103,11 @@ def temp_path(db_path):
 
 
 def remove_stale_temp_files(db_path):
-    """Delete what a killed build left beside the database."""
+    """Delete what a killed build left beside the database: its temporary
+    file and its index file (…building-PID-fts), unless that build runs."""
     for stale in db_path.parent.glob(f".{db_path.name}{TEMP_MARK}*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and pid != str(os.getpid()) and _running(int(pid)):
+        pid = re.match(r"\d+", stale.name[len(f".{db_path.name}{TEMP_MARK}"):])
+        if pid and int(pid[0]) != os.getpid() and _running(int(pid[0])):
             continue
         stale.unlink(missing_ok=True)
 
@@ -225,6 +227,12 @@ def main(argv=None):
             "(--skip-invalid builds the rest)",
             file=sys.stderr,
         )
+        return 1
+    except (sqlite3.Error, OSError, RuntimeError) as e:
+        # A full disk, a read-only folder, a vanished file: the temporary
+        # file is gone already and the database untouched.
+        print(f"error: writing {args.db} failed: {e}", file=sys.stderr)
+        print(f"build failed; {args.db} was not changed", file=sys.stderr)
         return 1
     for warning in summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)

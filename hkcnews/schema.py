@@ -4,7 +4,8 @@ import json
 import multiprocessing
 import os
 import sqlite3
-from queue import Empty
+import sys
+from queue import Empty, Full
 from pathlib import Path
 
 import sqlite_utils
@@ -181,6 +182,16 @@ def fts_writer(path, queue):
     in a process of its own: indexing every character pair of the archive
     takes as long as everything else the writer does, and the machine has
     a core for it. The writer copies the finished index in at the end."""
+    try:
+        _write_fts(path, queue)
+    except (sqlite3.Error, OSError) as e:
+        # A full disk, say: one line of why, and the build, seeing the exit
+        # status, stops and says so.
+        print(f"error: writing the full-text index failed: {e}", file=sys.stderr)
+        os._exit(1)
+
+
+def _write_fts(path, queue):
     conn = sqlite3.connect(path)
     conn.execute(f"pragma page_size = {PAGE_SIZE}")
     conn.execute("pragma journal_mode = off")
@@ -279,8 +290,8 @@ class Writer:
             self._insert("author_boxes", ("article_id", "name", "role", "bio", "avatar_url"), boxes)
             self._insert("sources", ("path", "size", "mtime_ns", "article_id"), sources, "or replace")
             if self.fts_process:
-                self.fts_queue.put(("articles_fts", article_fts))
-                self.fts_queue.put(("figures_fts", figure_fts))
+                self._to_fts_process(("articles_fts", article_fts))
+                self._to_fts_process(("figures_fts", figure_fts))
             else:
                 self.db.conn.executemany(_fts_insert("articles_fts"), article_fts)
                 self.db.conn.executemany(_fts_insert("figures_fts"), figure_fts)
@@ -321,6 +332,19 @@ class Writer:
                     db.execute(f"delete from [{table}] where article_id = ?", [article_id])
                 db.execute("delete from articles where id = ?", [article_id])
 
+    def _to_fts_process(self, batch):
+        # The queue is bounded: if the index process died (a full disk),
+        # a plain put() would wait for it forever.
+        while True:
+            try:
+                self.fts_queue.put(batch, timeout=1)
+                return
+            except Full:
+                if not self.fts_process.is_alive():
+                    raise RuntimeError(
+                        f"the full-text index process failed (exit status {self.fts_process.exitcode})"
+                    ) from None
+
     def copy_fts_index(self):
         """Wait for the index process and copy its tables in. FTS5 keeps an
         index in ordinary shadow tables, so a copy of their rows is the index."""
@@ -344,6 +368,9 @@ class Writer:
             self.fts_process.kill()
             self.fts_process.join()
             self.fts_process = None
+            # Batches nobody will read: without this, exit waits for the
+            # queue's feeder thread to push them into a pipe no one empties.
+            self.fts_queue.cancel_join_thread()
         if self.fresh and os.path.exists(self.fts_path):
             os.unlink(self.fts_path)
         self.db.close()
@@ -353,7 +380,7 @@ class Writer:
         self.flush()
         if self.fts_process:
             # The index process merges its segments while this one indexes.
-            self.fts_queue.put(None)
+            self._to_fts_process(None)
         db = self.db
         with db.conn:
             create_indexes(db)

@@ -1,13 +1,17 @@
 """Serve a built database as a public instance should, in one place:
 
-    python -m hkcnews.serve news.db [--host 127.0.0.1] [--port 8001]
+    python -m hkcnews.serve news.db [--host 127.0.0.1] [--port 8001] [--workers N]
 
 runs ``datasette inspect`` once per build (row counts, so no page counts
 a table) and then ``datasette serve`` on the immutable file with the
-settings below. ``make serve`` and the benchmark both call this.
+settings below; with more than one worker (the default: one per core), the
+same Datasette in N uvicorn worker processes (hkcnews/asgi.py), since one
+process renders pages on one core. ``make serve`` calls this; the
+benchmark serves one process with datasette_args().
 """
 import argparse
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -55,15 +59,60 @@ def datasette_args(db, host="127.0.0.1", port=8001, metadata=ROOT / "metadata.ym
     return args
 
 
+def publish_args(db="news.db", wheel="dist/hkcnews_archive-0.1.0-py3-none-any.whl", service="hkcnews-archive"):
+    """`datasette publish cloudrun` arguments for stateless replicas: the
+    immutable database, metadata.yml, this bundle as a wheel (Datasette's
+    Dockerfile copies --static folders into the image before its pip
+    install, so the wheel installs from /app/dist) and the settings above.
+    ``datasette package`` takes the same arguments but the Cloud Run ones."""
+    wheel = Path(wheel)
+    return [
+        "datasette", "publish", "cloudrun", str(db),
+        "-m", "metadata.yml",
+        "--static", f"dist:{wheel.parent}",
+        "--install", f"/app/dist/{wheel.name}",
+        "--extra-options", " ".join(f"--setting {name} {value}" for name, value in SETTINGS.items()),
+        "--service", service,
+        "--memory", "2Gi", "--cpu", "2",
+        "--min-instances", "1", "--max-instances", "10",
+    ]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("db")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: one per core)")
     args = parser.parse_args(argv)
     datasette = str(Path(sys.executable).with_name("datasette"))
     ensure_inspected(args.db, datasette)
-    os.execv(datasette, [datasette, *datasette_args(args.db, args.host, args.port)])
+    if args.workers <= 1:
+        os.execv(datasette, [datasette, *datasette_args(args.db, args.host, args.port)])
+    os.environ.update(
+        HKCNEWS_DB=str(Path(args.db).resolve()),
+        HKCNEWS_METADATA=str(ROOT / "metadata.yml"),
+        HKCNEWS_INSPECT_FILE=str(inspect_file(args.db).resolve()),
+    )
+    serve_in_workers(args.host, args.port, args.workers)
+
+
+def serve_in_workers(host, port, workers):
+    """hkcnews/asgi.py in ``workers`` uvicorn processes sharing one socket."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("hkcnews.asgi:app", host=host, port=port, workers=workers, lifespan="on")
+    # uvicorn makes its shared socket with protocol 0, so asyncio does not
+    # set TCP_NODELAY on the connections it accepts, and a keep-alive client
+    # waited 40 ms (Nagle's algorithm against delayed ACKs) for a 7 ms
+    # article page. A socket made as IPPROTO_TCP gets it.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import pytest
 
 from build_db import build
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, OUTPUT, Server, Watcher, require_chromium, stay_on_loopback
+from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, OUTPUT, Watcher, require_chromium, stay_on_loopback
+from .server import Server
 from .helpers import CORPUS, HOSTILE, seeds_with
 
 SEED_TITLE = "中美阿拉斯加會談首日激烈交鋒"

@@ -1,0 +1,177 @@
+#!/usr/bin/env python
+"""Load on a served archive, as readers make it, on loopback only.
+
+    python bench/load.py [--articles 50000] [--workdir /tmp/hkcnews-load]
+
+Builds (once) a database of N synthetic articles, serves it with
+`python -m hkcnews.serve` (the settings a public instance uses) and runs:
+
+1. a busy day: 50 readers, each pausing 1-3 s between requests, for 60 s;
+   every error counted, latency percentiles reported;
+2. saturation: readers with no pauses, 1, 2, 4, … 256 at a time, each
+   level for 15 s: the peak requests per second, and the level where errors
+   (5xx, 400 from the SQL time limit) or timeouts (10 s) begin.
+
+The mix: the articles table page, Chinese searches of 1-4 characters, tag
+facets, article pages, the canned search query, CSV downloads of a search.
+Stops by itself; prints one Markdown table per run.
+"""
+import argparse
+import asyncio
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from corpus import TAGS, write_corpus  # noqa: E402
+
+from run import cpu_model, free_port  # noqa: E402
+
+SEARCH_WORDS = ["港", "的", "政府", "香港", "立法會", "新冠肺炎", "記者", "警察", "選舉", "中美關係", "Biden"]
+TIMEOUT = 10.0
+
+
+def request_mix(ids):
+    """(label, weight, path maker) for each kind of request a reader makes."""
+    word = lambda rng: quote(rng.choice(SEARCH_WORDS))  # noqa: E731
+    return [
+        ("articles table", 3, lambda rng: "/news/articles"),
+        ("search", 4, lambda rng: f"/news/articles?_search={word(rng)}"),
+        ("tag facet", 2, lambda rng: f"/news/articles?tags__arraycontains={quote(rng.choice(TAGS))}"),
+        ("article page", 6, lambda rng: f"/news/articles/{rng.choice(ids)}"),
+        ("canned search", 2, lambda rng: f"/news/search?q={word(rng)}"),
+        ("CSV of a search", 1, lambda rng: f"/news/articles.csv?_search={word(rng)}&_size=max"),
+    ]
+
+
+class Tally:
+    def __init__(self):
+        self.times, self.errors, self.by_kind = [], [], {}
+
+    def add(self, kind, seconds, error=None):
+        if error:
+            self.errors.append((kind, error))
+        else:
+            self.times.append(seconds)
+            self.by_kind.setdefault(kind, []).append(seconds)
+
+    def percentile(self, p, times=None):
+        times = sorted(self.times if times is None else times)
+        return times[min(len(times) - 1, int(len(times) * p))] * 1000 if times else float("nan")
+
+
+async def reader(client, mix, rng, tally, stop_at, pause):
+    labels, weights, makers = zip(*mix)
+    # Readers arrive over a second, not all in the same instant: each opens
+    # its own connection then, as a browser does, and keeps it.
+    await asyncio.sleep(rng.uniform(0, 1))
+    while time.monotonic() < stop_at:
+        i = rng.choices(range(len(mix)), weights)[0]
+        start = time.monotonic()
+        try:
+            response = await client.get(makers[i](rng))
+            await response.aread()
+            error = None if response.status_code < 500 and response.status_code != 400 else f"HTTP {response.status_code}"
+        except httpx.TimeoutException:
+            error = "timeout"
+        except httpx.HTTPError as e:
+            error = type(e).__name__
+        tally.add(labels[i], time.monotonic() - start, error)
+        if pause:
+            await asyncio.sleep(rng.uniform(*pause))
+
+
+async def run(url, mix, clients, seconds, pause, seed):
+    tally = Tally()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT, limits=limits) as client:
+        stop_at = time.monotonic() + seconds
+        await asyncio.gather(*(reader(client, mix, random.Random(seed + i), tally, stop_at, pause) for i in range(clients)))
+    return tally
+
+
+def serve(db, port):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hkcnews.serve", str(db), "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/-/versions.json", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("datasette serve did not start")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=50_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/hkcnews-load"))
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--level-seconds", type=int, default=15)
+    parser.add_argument("--max-readers", type=int, default=256, help="the saturation run doubles readers up to this")
+    args = parser.parse_args()
+
+    seeds, db = args.workdir / f"corpus-{args.articles}", args.workdir / "news.db"
+    if not (seeds / ".complete").exists():
+        print(f"writing {args.articles:,} articles", file=sys.stderr)
+        write_corpus(args.articles, seeds)
+        (seeds / ".complete").touch()
+    subprocess.run([sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(db), "--skip-invalid"], check=True)
+    import sqlite3
+
+    ids = [i for (i,) in sqlite3.connect(db).execute("select id from articles")]
+    mix = request_mix(ids)
+    port = free_port()
+    server = serve(db, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        print(f"\n{args.articles:,} synthetic articles; {cpu_model()}, {subprocess.getoutput('nproc')} cores; "
+              f"python -m hkcnews.serve on {url}\n")
+        day = asyncio.run(run(url, mix, args.clients, args.seconds, (1.0, 3.0), seed=1))
+        print(f"Run 1, a busy day: {args.clients} readers pausing 1-3 s, {args.seconds} s\n")
+        print("| requests | errors | requests/s | median ms | p95 ms | p99 ms | max ms |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print(f"| {len(day.times) + len(day.errors):,} | {len(day.errors)} | {len(day.times) / args.seconds:.1f} | "
+              f"{day.percentile(0.5):.0f} | {day.percentile(0.95):.0f} | {day.percentile(0.99):.0f} | {max(day.times) * 1000:.0f} |")
+        print("\n| request | count | median ms | p99 ms |\n| --- | ---: | ---: | ---: |")
+        for kind, times in sorted(day.by_kind.items()):
+            print(f"| {kind} | {len(times)} | {statistics.median(times) * 1000:.0f} | {day.percentile(0.99, times):.0f} |")
+        if day.errors:
+            print("\nerrors:", sorted(set(day.errors))[:10])
+
+        print(f"\nRun 2, saturation: readers without pauses, {args.level_seconds} s per level\n")
+        print("| readers | requests/s | median ms | p99 ms | errors |\n| ---: | ---: | ---: | ---: | ---: |")
+        best, best_clients, first_errors, clients = 0.0, 0, None, 1
+        while clients <= args.max_readers:
+            tally = asyncio.run(run(url, mix, clients, args.level_seconds, None, seed=clients))
+            rate = len(tally.times) / args.level_seconds
+            print(f"| {clients} | {rate:.1f} | {tally.percentile(0.5):.0f} | {tally.percentile(0.99):.0f} | "
+                  f"{len(tally.errors)}{' (' + ', '.join(sorted({e for _, e in tally.errors})) + ')' if tally.errors else ''} |",
+                  flush=True)
+            if rate > best:
+                best, best_clients = rate, clients
+            if tally.errors and first_errors is None:
+                first_errors = clients
+            clients *= 2
+        print(f"\npeak: {best:.1f} requests/s with {best_clients} readers; "
+              + (f"errors or timeouts from {first_errors} readers" if first_errors else f"no error or timeout up to {args.max_readers} readers"))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""What the bundle's templates are given: an article page, the articles
+table's default columns, and the home page's counts and chart. Everything
+here reads a database build_db.py made; the hooks in hkcnews/plugin decide when."""
+import json
+import weakref
+from urllib.parse import urlencode
+
+from datasette.utils import tilde_encode
+from markupsafe import Markup
+
+from .pages import absolute_url, article_html, month_chart_svg, tag_url
+
+# What a row of the articles table shows unless ?_col= or ?_nocol= asks for
+# other columns; CSV and JSON always carry every column.
+ARTICLE_LIST_COLUMNS = ("id", "title", "date", "author", "category", "tags", "figure_count")
+
+# Home-page numbers of immutable databases, counted once.
+_HOME_CACHE = weakref.WeakKeyDictionary()
+
+
+def list_columns(request_args):
+    """The columns the articles table page shows, or None for all of them."""
+    if "_col" in request_args or "_nocol" in request_args:
+        return None
+    return ARTICLE_LIST_COLUMNS
+
+
+def only_columns(columns):
+    """A template filter keeping the cells of the given columns, in order."""
+
+    def keep(rows):
+        return [[cell for cell in row if cell["column"] in columns] for row in rows]
+
+    return keep
+
+
+async def article_page(datasette, database, article_id):
+    """The article with its rendered body, tag links and author, or None."""
+    db = datasette.get_database(database)
+    row = (await db.execute("select * from articles where id = ?", [article_id])).first()
+    if row is None:
+        return None
+    article = dict(row)
+    table_url = datasette.urls.table(database, "articles")
+    author = None
+    if article["author"]:
+        box = (await db.execute("select * from authors where name = ?", [article["author"]])).first()
+        author = dict(box) if box else {"name": article["author"]}
+        author["url"] = datasette.urls.row(database, "authors", tilde_encode(article["author"]))
+        author["articles_url"] = f"{table_url}?{urlencode({'author': article['author']})}"
+        author["avatar_url"] = absolute_url(author.get("avatar_url"))
+    return {
+        "article": article,
+        "body_html": Markup(article_html(article["body"])),
+        "tags": [{"name": t, "url": tag_url(table_url, t)} for t in json.loads(article["tags"] or "[]")],
+        "author": author,
+        "category_url": f"{table_url}?{urlencode({'category': article['category']})}" if article["category"] else None,
+        "capture_url": absolute_url(article["url"]),
+        "original_url": absolute_url(article["original_url"]),
+    }
+
+
+async def home_numbers(datasette, database):
+    """Counts, date range and articles per month of one archive database."""
+    db = datasette.get_database(database)
+    if db in _HOME_CACHE:
+        return _HOME_CACHE[db]
+    counts = {}
+    for table in ("articles", "figures", "tags", "authors"):
+        counts[table] = (await db.execute(f"select count(*) from [{table}]")).single_value()
+    first, last = (await db.execute("select min(date), max(date) from articles")).first()
+    months = await db.execute(
+        "select substr(date, 1, 7) as month, count(*) as n from articles "
+        "where date is not null group by month order by month"
+    )
+    numbers = {
+        "name": database,
+        "url": datasette.urls.database(database),
+        "tables": {t: datasette.urls.table(database, t) for t in counts},
+        "counts": counts,
+        "first": first,
+        "last": last,
+        "chart": Markup(month_chart_svg([(r["month"], r["n"]) for r in months])),
+        "feed_url": f"{datasette.urls.database(database)}/feed.atom",
+    }
+    if not db.is_mutable:
+        _HOME_CACHE[db] = numbers
+    return numbers
