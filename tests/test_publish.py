@@ -6,6 +6,7 @@ then served from a clean folder to show that it carries the whole bundle."""
 import os
 import re
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -32,8 +33,11 @@ esac
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
+    # From a copy: setuptools writes build/ and *.egg-info into the source.
+    source = tmp_path_factory.mktemp("source") / "repository"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "dist", "test-output", "*.db", "*.egg-info", "__pycache__"))
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)], check=True, capture_output=True)
     (built,) = dist.glob("*.whl")
     return built
 
