@@ -4,7 +4,8 @@ One Datasette process renders pages on one core at a time (Python's GIL;
 only its SQL runs in parallel): under load on two cores it used 1.2 of
 them. ``python -m hkcnews.serve --workers N`` runs N processes of this
 module, each the same Datasette that `datasette serve -i DB --inspect-file
-… -m metadata.yml --setting …` builds, from the variables set below.
+… -m metadata.yml --setting …` builds, from the three environment variables
+below, which hkcnews.serve sets.
 """
 import json
 import os

@@ -1,7 +1,8 @@
 """Datasette hooks for any database that build_db.py made: Chinese-aware
 search, search excerpts, a tag facet and filter that stay fast on the whole
-archive, readable article, table and home pages (with the templates in
-hkcnews/templates), and metadata.yml applied whatever the file is called."""
+archive, readable article, table and home pages (with the templates beside
+this file), a robots.txt, and metadata.yml applied whatever the file is
+called."""
 import html
 import json
 import weakref
@@ -109,7 +110,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
                 if await built_by_us(datasette, name)
             ]
             return {"hkc_archives": archives}
-        if table not in {"articles"} or not await built_by_us(datasette, database):
+        if table != TAGGED_TABLE or not await built_by_us(datasette, database):
             return {}
         if view_name == "table":
             columns = list_columns(request.args)
