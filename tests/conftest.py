@@ -2,7 +2,7 @@ import pytest
 
 from build_db import build
 
-from .helpers import CORPUS, SEEDS, datasette_for, seeds_with
+from .helpers import CORPUS, HOSTILE, SEEDS, datasette_for, seeds_with
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +17,16 @@ def corpus_db(tmp_path_factory):
     folder = tmp_path_factory.mktemp("corpus")
     db = folder / "news.db"
     build(seeds_with(folder, CORPUS), db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def archive_db(tmp_path_factory):
+    """The seed, the corpus and the hostile article, in a file not called
+    news.db: metadata.yml must apply whatever the file is called."""
+    folder = tmp_path_factory.mktemp("archive")
+    db = folder / "archive.db"
+    build(seeds_with(folder, {**CORPUS, **HOSTILE}), db)
     return db
 
 

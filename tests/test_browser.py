@@ -7,22 +7,10 @@ import sqlite3
 
 import pytest
 
-from build_db import build
-
 from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, OUTPUT, Watcher, require_chromium, stay_on_loopback
 from .server import Server
-from .helpers import CORPUS, HOSTILE, seeds_with
 
 SEED_TITLE = "中美阿拉斯加會談首日激烈交鋒"
-
-
-@pytest.fixture(scope="module")
-def archive_db(tmp_path_factory):
-    # Not news.db: metadata.yml must apply whatever the file is called.
-    folder = tmp_path_factory.mktemp("browser")
-    db = folder / "archive.db"
-    build(seeds_with(folder, {**CORPUS, **HOSTILE}), db)
-    return db
 
 
 @pytest.fixture(scope="module")

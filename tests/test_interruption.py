@@ -2,7 +2,6 @@
 database exactly as it was and nothing behind once the next build ran."""
 import hashlib
 import json
-import os
 import random
 import shutil
 import signal

@@ -8,19 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from datasette.app import Datasette
 
-from build_db import build
 from hkcnews.browse import ARTICLE_LIST_COLUMNS
 from hkcnews.pages import absolute_url, article_html, month_chart_svg
 
-from .helpers import CORPUS, HOSTILE, METADATA, datasette_for, seeds_with
-
-
-@pytest.fixture(scope="module")
-def archive_db(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pages")
-    db = folder / "archive.db"
-    build(seeds_with(folder, {**CORPUS, **HOSTILE}), db)
-    return db
+from .helpers import METADATA, datasette_for
 
 
 @pytest.fixture
