@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 import markdown
 import nh3
 
+from .render import without_headline
+
 ARCHIVE_HOST = "https://web.archive.org"
 
 # Everything an article body uses, nothing that runs: no script, style,
@@ -26,8 +28,6 @@ ALLOWED_ATTRIBUTES = {
 }
 SAFE_SCHEMES = {"http", "https", "mailto"}
 
-# The body opens with the headline again; the page shows it as its heading.
-_HEADLINE = re.compile(r"\A\s*#[^\n]*\n")
 # Hugo shortcodes for embedded videos, 449 in the real sample:
 # {{< video src="//web.archive.org/web/…if_/https://www.youtube.com/embed/…" >}}
 _VIDEO = re.compile(r'\{\{<\s*video\s+src="([^"]*)"\s*>\}\}')
@@ -63,7 +63,7 @@ def article_html(body):
     """An article's Markdown body as HTML safe to put in a page: figures with
     their captions, tables, block quotes and links, archive-relative links
     made absolute, pictures loaded lazily, and nothing that can run."""
-    text = _VIDEO.sub(_video_link, _HEADLINE.sub("", body or ""))
+    text = _VIDEO.sub(_video_link, without_headline(body))
     rendered = markdown.markdown(text, extensions=["tables"], output_format="html")
     return nh3.clean(
         rendered,

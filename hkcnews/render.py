@@ -7,9 +7,15 @@ import nh3
 from .terms import fold, query_terms, visible_text
 
 _SPACE = re.compile(r"\s+")
-# The body opens with the headline again; the excerpt is about the text.
+# The body opens with the headline again.
 _HEADLINE = re.compile(r"\A\s*#[^\n]*\n")
 _MARKDOWN_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}|>)\s*|\*\*|__", re.M)
+
+
+def without_headline(markdown):
+    """An article body without the headline it repeats at its start: the
+    excerpt is about the text, and the article page shows the title itself."""
+    return _HEADLINE.sub("", markdown or "")
 
 
 def _term_pattern(term):
@@ -39,7 +45,7 @@ def excerpt(markdown, query, before=30, length=120):
     """A short HTML-safe excerpt of an article body around the first match of
     ``query``, each match wrapped in ``<mark>``. Starts at the beginning when
     the match is only in the title or a caption."""
-    text = _HEADLINE.sub("", markdown or "")
+    text = without_headline(markdown)
     text = _SPACE.sub(" ", _MARKDOWN_MARKS.sub("", visible_text(text))).strip()
     spans = match_spans(text, query)
     start = max(0, spans[0][0] - before) if spans else 0
