@@ -341,16 +341,17 @@ class Writer:
                 return
             except Full:
                 if not self.fts_process.is_alive():
-                    raise RuntimeError(
-                        f"the full-text index process failed (exit status {self.fts_process.exitcode})"
-                    ) from None
+                    raise self._fts_process_failed() from None
+
+    def _fts_process_failed(self):
+        return RuntimeError(f"the full-text index process failed (exit status {self.fts_process.exitcode})")
 
     def copy_fts_index(self):
         """Wait for the index process and copy its tables in. FTS5 keeps an
         index in ordinary shadow tables, so a copy of their rows is the index."""
         self.fts_process.join()
         if self.fts_process.exitcode != 0:
-            raise RuntimeError(f"the full-text index process failed (exit status {self.fts_process.exitcode})")
+            raise self._fts_process_failed()
         self.fts_process = None
         db = self.db
         db.execute("attach database ? as side", [self.fts_path])

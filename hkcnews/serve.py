@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+METADATA = ROOT / "metadata.yml"
+# Tells each worker process (hkcnews/asgi.py) which database to serve.
+DB_VARIABLE = "HKCNEWS_DB"
 
 SETTINGS = {
     # Suggested facets run several queries per column, the body included, on
@@ -50,7 +53,7 @@ def ensure_inspected(db, datasette="datasette"):
     return counts
 
 
-def datasette_args(db, host="127.0.0.1", port=8001, metadata=ROOT / "metadata.yml"):
+def datasette_args(db, host="127.0.0.1", port=8001, metadata=METADATA):
     """The `datasette serve` arguments for a built database."""
     args = ["serve", "-i", str(db), "--inspect-file", str(inspect_file(db)), "-m", str(metadata)]
     args += ["--host", host, "--port", str(port)]
@@ -89,11 +92,7 @@ def main(argv=None):
     ensure_inspected(args.db, datasette)
     if args.workers <= 1:
         os.execv(datasette, [datasette, *datasette_args(args.db, args.host, args.port)])
-    os.environ.update(
-        HKCNEWS_DB=str(Path(args.db).resolve()),
-        HKCNEWS_METADATA=str(ROOT / "metadata.yml"),
-        HKCNEWS_INSPECT_FILE=str(inspect_file(args.db).resolve()),
-    )
+    os.environ[DB_VARIABLE] = str(Path(args.db).resolve())
     serve_in_workers(args.host, args.port, args.workers)
 
 
