@@ -162,6 +162,11 @@ def edit(path, old, new):
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
 
 
+def assert_same_as_a_full_build(db, folder, tmp_path):
+    build(folder, tmp_path / "full.db")
+    assert comparable(db) == comparable(tmp_path / "full.db")
+
+
 def test_rebuild_reads_only_the_changed_file_and_updates_the_index(tmp_path, corpus_folder):
     db = tmp_path / "news.db"
     build(corpus_folder, db)
@@ -171,8 +176,7 @@ def test_rebuild_reads_only_the_changed_file_and_updates_the_index(tmp_path, cor
     assert summary["read"] == 1
     assert search(db, "維港") == []
     assert search(db, "海港") == [50005]
-    build(corpus_folder, tmp_path / "full.db")
-    assert comparable(db) == comparable(tmp_path / "full.db")
+    assert_same_as_a_full_build(db, corpus_folder, tmp_path)
 
 
 def test_rebuild_picks_up_added_and_deleted_files(tmp_path, corpus_folder):
@@ -183,8 +187,7 @@ def test_rebuild_picks_up_added_and_deleted_files(tmp_path, corpus_folder):
     summary = build(corpus_folder, db)
     assert summary["read"] == 1
     assert search(db, "投票") == [50006]
-    build(corpus_folder, tmp_path / "full.db")
-    assert comparable(db) == comparable(tmp_path / "full.db")
+    assert_same_as_a_full_build(db, corpus_folder, tmp_path)
 
 
 def test_rebuild_with_nothing_changed_leaves_the_file_alone(tmp_path, corpus_folder):
