@@ -128,7 +128,6 @@ def main():
     if not (seeds / ".complete").exists():
         print(f"writing {args.articles:,} articles", file=sys.stderr)
         write_corpus(args.articles, seeds)
-        (seeds / ".complete").touch()
     subprocess.run([sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(db), "--skip-invalid"], check=True)
     import sqlite3
 

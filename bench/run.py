@@ -183,7 +183,7 @@ def request_plan(db_name, docs, row_path, bundle):
         # Stock has neither a year column nor canned queries.
         plan.insert(-4, ("year facet", [f"{base}/articles?_facet=year"] * 20))
         plan.insert(-2, ("canned search query", [f"{base}/search?q={q(s)}" for s in by_length[2]]))
-    return plan, by_length[1][0]
+    return plan
 
 
 def main():
@@ -206,23 +206,25 @@ def main():
     bundle_db, stock_db = work / "bundle" / "news.db", work / "stock" / "stock.db"
     bundle_db.unlink(missing_ok=True)
 
+    build_bundle = [sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(bundle_db), "--skip-invalid"]
     print("building the bundle", file=sys.stderr)
-    bundle_seconds, bundle_rss = timed_run([sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(bundle_db), "--skip-invalid"])
+    bundle_seconds, bundle_rss = timed_run(build_bundle)
     print("building stock", file=sys.stderr)
     stock_seconds, stock_rss = timed_run([sys.executable, str(HERE / "stock.py"), str(seeds), str(stock_db)])
 
     # One article changed: the rebuild must notice it and only it.
-    changed = sorted(seeds.rglob("*.md"))[len(list(seeds.rglob("*.md"))) // 2]
+    articles = sorted(seeds.rglob("*.md"))
+    changed = articles[len(articles) // 2]
     original = changed.read_bytes()
     try:
         changed.write_bytes(original.replace("。".encode(), "。 ".encode(), 1))
         # Let the disk finish writing the two builds first: a rebuild comes
         # long after the last build, not while the page cache still flushes it.
         os.sync()
-        rebuild_seconds, _ = timed_run([sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(bundle_db), "--skip-invalid"])
+        rebuild_seconds, _ = timed_run(build_bundle)
     finally:
         changed.write_bytes(original)
-        timed_run([sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(bundle_db), "--skip-invalid"])
+        timed_run(build_bundle)
 
     count = sqlite3.connect(bundle_db).execute("select count(*) from articles").fetchone()[0]
     docs = folded_documents(bundle_db)
@@ -230,16 +232,16 @@ def main():
     stock_paths = [tilde_encode(r[0]) for r in sqlite3.connect(stock_db).execute("select path from articles order by random() limit 20")]
 
     ensure_inspected(bundle_db, str(BIN / "datasette"))
+    # A search with thousands of hits, for the streamed CSV.
+    common = max(sample_queries(docs, 30, [1], seed=3), key=lambda s: sum(s in d for d in list(docs.values())[:2000]))
     results = {}
     for name, db, rows, bundle in (("bundle", bundle_db, bundle_ids, True), ("stock", stock_db, stock_paths, False)):
         port = free_port()
         serve_args = datasette_args(db, port=port) if bundle else ["serve", str(db), "--port", str(port)]
-        plan, common = request_plan(db.stem, docs, rows, bundle)
+        plan = request_plan(db.stem, docs, rows, bundle)
         with serving(serve_args, port) as url, httpx.Client(base_url=url, timeout=60) as client:
             print(f"requests to {name}", file=sys.stderr)
             results[name] = {label: timings(client, urls) for label, urls in plan}
-            # A search with thousands of hits, streamed in full.
-            common = max(sample_queries(docs, 30, [1], seed=3), key=lambda s: sum(s in d for d in list(docs.values())[:2000]))
             results[name]["stream"] = stream_csv(client, f"/{db.stem}/articles.csv?_search={quote(common)}&_stream=on&_size=max")
 
     print("checking exactness", file=sys.stderr)
