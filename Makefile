@@ -13,7 +13,7 @@ SEED_FILES := $(shell find $(SEEDS_DIR) -name '*.md' -o -type d 2>/dev/null)
 CHROMIUM ?= /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-noto-cjk
 
-.PHONY: serve test install browser bench clean
+.PHONY: serve test fuzz install browser bench clean
 
 install: $(BIN)/.installed
 
@@ -44,6 +44,11 @@ browser:
 
 test: $(BIN)/.installed browser
 	$(BIN)/python -m pytest
+
+# The property tests with fresh random seeds and ten times the examples
+# (CI runs them derandomized); a failure found becomes an @example.
+fuzz: $(BIN)/.installed
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --articles $(or $(N),100000)

@@ -1,12 +1,15 @@
 #!/usr/bin/env python
-"""Build the archive's SQLite database from a folder of Markdown articles.
+"""Build the archive's SQLite database from a folder of archived articles.
 
     python build_db.py [--seeds DIR] [--db PATH] [--skip-invalid] [--full]
 
-The database is written to a temporary file beside PATH and renamed over it
-only when the build succeeded, so a failed or interrupted build leaves the
-previous database exactly as it was. When PATH was built before by the same
-code, only the files added, changed or deleted since are read again.
+Every file is a web-archive capture; captures of one article are reconciled
+into one row of articles (hkcnews/captures.py), and every file has its row
+in captures. The database is written to a temporary file beside PATH and
+renamed over it only when the build succeeded, so a failed or interrupted
+build leaves the previous database exactly as it was. When PATH was built
+before by the same code, only the groups of captures that changed are read
+again.
 """
 import argparse
 import multiprocessing
@@ -21,56 +24,21 @@ from pathlib import Path
 
 import click
 
-from hkcnews.schema import Writer, code_version, prepare_file, row_counts
+from hkcnews.plan import changes, plan, previous_captures, scan
+from hkcnews.prepare import prepare_group, scan_capture
+from hkcnews.tables import row_counts
+from hkcnews.writer import Writer
 
 TEMP_MARK = ".building-"
-# Parsed articles waiting for the writer at most: workers parse faster than
+# Prepared groups waiting for the writer at most: workers parse faster than
 # one process writes, and without a bound the backlog would hold the corpus.
 IN_FLIGHT = 2000
-# More changed files than this and a full build is as quick as patching.
-MAX_CHANGED = 10_000
 
 
 class BuildFailed(Exception):
     def __init__(self, errors):
         super().__init__(f"{len(errors)} invalid file(s)")
         self.errors = errors
-
-
-def scan(seeds):
-    """Every *.md below ``seeds`` as {relative path: (path, size, mtime_ns)},
-    in an order that does not depend on the file system."""
-    # os.scandir, not Path.rglob: this runs on every rebuild, over every file.
-    found = {}
-    folders = [(str(seeds), "")]
-    while folders:
-        folder, prefix = folders.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append((entry.path, prefix + entry.name + "/"))
-                elif entry.name.endswith(".md") and entry.is_file():
-                    stat = entry.stat()
-                    found[prefix + entry.name] = (Path(entry.path), stat.st_size, stat.st_mtime_ns)
-    return dict(sorted(found.items()))
-
-
-def previous_sources(db_path):
-    """{path: (size, mtime_ns, article_id)} of an earlier build by this same
-    code, or None when there is none to build on."""
-    if not db_path.exists():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
-            version = conn.execute("select value from build_info where key = 'code_version'").fetchone()
-            if not version or version[0] != code_version():
-                return None
-            return {p: (size, mtime, aid) for p, size, mtime, aid in conn.execute("select * from sources")}
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None
 
 
 def bounded(jobs, slots):
@@ -82,19 +50,22 @@ def bounded(jobs, slots):
         yield job
 
 
-def prepared(jobs, workers, show_progress):
-    """(kind, payload) for each (path, relative path) job, in job order."""
+def in_workers(function, jobs, workers, label, show_progress, chunksize, bound=False):
+    """function(job) for each job, in job order, in worker processes; with
+    ``bound``, at most IN_FLIGHT results wait for the consumer (for results
+    that are large: the semaphore costs a thread switch per job)."""
     if len(jobs) < 200:
-        yield from map(prepare_file, jobs)
+        yield from map(function, jobs)
         return
-    slots = threading.Semaphore(IN_FLIGHT)
+    slots = threading.Semaphore(IN_FLIGHT) if bound else None
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        results = pool.imap(prepare_file, bounded(jobs, slots), chunksize=16)
+        results = pool.imap(function, bounded(jobs, slots) if bound else jobs, chunksize=chunksize)
         with click.progressbar(
-            results, length=len(jobs), label="Reading articles", file=None if show_progress else open(os.devnull, "w")
+            results, length=len(jobs), label=label, file=None if show_progress else open(os.devnull, "w")
         ) as bar:
             for result in bar:
-                slots.release()
+                if bound:
+                    slots.release()
                 yield result
 
 
@@ -123,13 +94,13 @@ def _running(pid):
 
 
 def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False, full=False):
-    """Build ``db_path`` from the articles under ``seeds``.
+    """Build ``db_path`` from the captures under ``seeds``.
 
-    Re-reads only added, changed and deleted files when ``db_path`` holds an
-    earlier build by this code, unless ``full``. Returns a summary dict
-    (articles, figures, tags, authors, warnings, skipped, read, seconds).
-    Raises BuildFailed listing every invalid file unless ``skip_invalid``;
-    the previous database is then left untouched.
+    Re-reads only the groups of captures that changed when ``db_path``
+    holds an earlier build by this code, unless ``full``. Returns a summary
+    dict (files, articles, repeats, failed, figures, tags, authors, warnings,
+    skipped, read, seconds). Raises BuildFailed listing every invalid file
+    unless ``skip_invalid``; the previous database is then left untouched.
     """
     start = time.perf_counter()
     seeds, db_path = Path(seeds), Path(db_path)
@@ -138,47 +109,49 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
     files = scan(seeds)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(db_path)
+    workers = workers or os.cpu_count() or 1
 
-    before = None if full else previous_sources(db_path)
-    if before is not None:
-        changed = [p for p, (_, size, mtime) in files.items() if before.get(p, (None, None))[:2] != (size, mtime)]
-        changed_set = set(changed)
-        removed = [before[p][2] for p in before if p not in files or p in changed_set]
-        if len(changed) > MAX_CHANGED:
-            before = None
-    if before is None:
-        changed, changed_set, removed = list(files), set(files), []
-    if before is not None and not changed and not removed:
+    before = None if full else previous_captures(db_path)
+    diff = changes(files, before) if before is not None else None
+    if diff is None:
+        before, changed, deleted = None, list(files), []
+    else:
+        changed, deleted = diff
+    if before is not None and not changed and not deleted:
         conn = sqlite3.connect(db_path)
         counts = row_counts(conn)
         conn.close()
         return {**counts, "warnings": [], "skipped": [], "read": 0, "seconds": time.perf_counter() - start}
 
-    warnings, errors, skipped = [], [], []
-    seen_ids = {aid: p for p, (_, _, aid) in (before or {}).items() if p not in changed_set and p in files}
+    errors, skipped, scanned = [], [], {}
+    jobs = [(files[p][0], p) for p in changed]
+    for (_, path), (kind, payload) in zip(
+        jobs, in_workers(scan_capture, jobs, workers, "Looking at captures", show_progress, chunksize=256)
+    ):
+        if kind == "capture":
+            scanned[path] = payload
+        else:
+            (errors if kind == "invalid" else skipped).append(payload)
+    todo = plan(scanned, before, deleted)
+    errors += todo.errors
+    if errors and not skip_invalid:
+        raise BuildFailed(errors)
+
+    warnings = []
     tmp = temp_path(db_path)
     writer = None
     try:
         if before is not None:
             shutil.copyfile(db_path, tmp)
-        writer = Writer(str(tmp), fresh=before is None)
-        writer.remove(removed)
-        jobs = [(files[p][0], p) for p in changed]
-        for kind, payload in prepared(jobs, workers or os.cpu_count() or 1, show_progress):
-            if kind == "invalid":
-                errors.append(payload)
-                continue
-            if kind == "skipped":
-                skipped.append(payload)
-                continue
-            article = payload["article"]
-            first = seen_ids.setdefault(article["id"], article["source_path"])
-            if first != article["source_path"]:
-                errors.append(f"{article['source_path']}: article id {article['id']} is already used by {first}")
-                continue
-            warnings.extend(payload["warnings"])
-            _, size, mtime = files[article["source_path"]]
-            writer.add(payload, (article["source_path"], size, mtime))
+        writer = Writer(str(tmp), files, fresh=before is None)
+        writer.remove(todo.articles_removed, todo.captures_removed)
+        jobs = [[(files[p][0], p) for p in group] for group in todo.groups]
+        reading = in_workers(prepare_group, jobs, workers, "Reading articles", show_progress, chunksize=16, bound=True)
+        for group in reading:
+            warnings += group["warnings"]
+            errors += group["invalid"]
+            skipped += group["skipped"]
+            writer.add(group)
         if errors and not skip_invalid:
             raise BuildFailed(errors)
         counts = writer.finish()
@@ -194,15 +167,16 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
         **counts,
         "warnings": warnings,
         "skipped": skipped + errors,
-        "read": len(changed),
+        "read": len(set(changed) | {p for group in todo.groups for p in group}),
         "seconds": time.perf_counter() - start,
     }
 
 
 def summary_line(db_path, summary):
     return (
-        f"{db_path}: {summary['articles']:,} articles, {summary['figures']:,} figures, "
-        f"{summary['tags']:,} tags, {summary['authors']:,} authors, "
+        f"{db_path}: {summary['captures']:,} files: {summary['articles']:,} articles "
+        f"({summary['repeats']:,} repeats, {summary['failed']:,} failed captures), "
+        f"{summary['figures']:,} figures, {summary['tags']:,} tags, {summary['authors']:,} authors, "
         f"{len(summary['warnings']):,} warnings, {len(summary['skipped']):,} skipped "
         f"({summary['read']:,} files read) in {summary['seconds']:.1f} s"
     )

@@ -162,7 +162,8 @@ def parse_author_box(markdown):
 def read_text(path, relative_path):
     """The file as text with LF line endings, and what was repaired."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise InvalidArticle(f"{relative_path}: cannot be read ({e.strerror})") from None
     try:
@@ -203,13 +204,12 @@ def parse_front_matter(text, relative_path, warnings):
     return post.metadata, text[match.end() :]
 
 
-def parse_article(path, relative_path):
-    """Read one article file.
-
-    Returns ``{"article": {...}, "text": the body as a reader sees it,
-    "figures": [...], "author": {...} or None, "warnings": [...]}``. Raises InvalidArticle for a file that cannot be
-    read and NotAnArticle for Markdown with no front matter.
-    """
+def read_capture(path, relative_path):
+    """What one file holds before its body is taken apart: the article's
+    columns from the front matter (repaired), the body, and the author box
+    that may follow it. Returns ``(columns, body, author_box, warnings)``;
+    raises InvalidArticle for a file that cannot be read and NotAnArticle for
+    Markdown with no front matter."""
     text, warnings = read_text(path, relative_path)
     meta, content = parse_front_matter(text, relative_path, warnings)
 
@@ -218,18 +218,11 @@ def parse_article(path, relative_path):
         last_updated = iso_datetime(meta.get("last_updated"), "last_updated")
     except ValueError as e:
         raise InvalidArticle(f"{relative_path}: {e}") from None
-    title = text_field(meta.get("title"), "title", warnings)
     url = text_field(meta.get("url"), "url", warnings)
     original_url = text_field(meta.get("original_url"), "original_url", warnings)
-    body, author_box = split_body(content)
-    text = visible_text(body)
-    figures = extract_figures(body)
-    for position, figure in enumerate(figures, 1):
-        figure["position"] = position
-
-    article = {
+    columns = {
         "id": article_number(original_url, url) or path_id(relative_path),
-        "title": title,
+        "title": text_field(meta.get("title"), "title", warnings),
         "date": date,
         "year": int(date[:4]) if date else None,
         "author": text_field(meta.get("author"), "author", warnings),
@@ -239,16 +232,81 @@ def parse_article(path, relative_path):
         "original_url": original_url,
         "archived_at": archived_at(url),
         "last_updated": last_updated,
-        "body": body or None,
-        "figure_count": len(figures),
-        "char_count": len(_SPACE.sub("", text)),
         "source_path": relative_path,
     }
     unknown = sorted(str(key) for key in meta if key not in FIELDS)
     if unknown:
         warnings.append("unknown front matter fields ignored: " + ", ".join(unknown))
-    if not any(article[f] for f in ("title", "date", "author", "category", "tags", "body")):
-        warnings.append("every field is empty (a failed capture)")
+    content = repair_mojibake(columns, content, warnings)
+    body, author_box = split_body(content)
+    return columns, body, author_box, warnings
+
+
+# One file of the backup (43001-44000/article_43693.md) is UTF-8 that was
+# read as PT154 and saved again: 眾說 became зңҫиӘӘ. No maintained library
+# undoes this pair (ftfy does not), so the round trip is done here.
+_PT154_LETTER = re.compile("[\u0400-\u04ff]")
+# Each character of the original is two to four non-ASCII characters of the
+# mojibake, so a run of them is the unit that goes back: a run that cannot
+# (a character cut off, a no-break space the archive added) stays as it is.
+_NON_ASCII_RUN = re.compile("[^\x00-\x7f]+")
+_HAN = re.compile("[\u4e00-\u9fff]")
+_REPAIRED_FIELDS = ("title", "author", "category")
+
+
+def _undo_pt154(match):
+    try:
+        return match.group().encode("ptcp154").decode("utf-8")
+    except UnicodeError:
+        return match.group()
+
+
+def unmojibake(text):
+    """``text`` as it was before its UTF-8 was read as PT154, or None when it
+    is not such mojibake: the round trip must give Chinese text, so real
+    Cyrillic (which is not UTF-8 read that way) stays as it is."""
+    if not text or not _PT154_LETTER.search(text):
+        return None
+    repaired = _NON_ASCII_RUN.sub(_undo_pt154, text)
+    return repaired if repaired != text and _HAN.search(repaired) else None
+
+
+def repair_mojibake(columns, content, warnings):
+    """Repair the text fields, tags and body that are PT154 mojibake, in
+    place, with a warning naming them; returns the repaired content."""
+    repaired = []
+    for field in _REPAIRED_FIELDS:
+        fixed = unmojibake(columns[field])
+        if fixed:
+            columns[field] = fixed
+            repaired.append(field)
+    tags = [unmojibake(tag) or tag for tag in columns["tags"]]
+    if tags != columns["tags"]:
+        columns["tags"] = list(dict.fromkeys(tags))
+        repaired.append("tags")
+    fixed = unmojibake(content)
+    if fixed:
+        content = fixed
+        repaired.append("body")
+    if repaired:
+        warnings.append(f"repaired mojibake (UTF-8 read as PT154) in {', '.join(repaired)}")
+    return content
+
+
+def parse_article(path, relative_path):
+    """Read one article file.
+
+    Returns ``{"article": {...}, "text": the body as a reader sees it,
+    "figures": [...], "author": {...} or None, "warnings": [...]}``. Raises
+    InvalidArticle for a file that cannot be read and NotAnArticle for
+    Markdown with no front matter.
+    """
+    article, body, author_box, warnings = read_capture(path, relative_path)
+    text = visible_text(body)
+    figures = extract_figures(body)
+    for position, figure in enumerate(figures, 1):
+        figure["position"] = position
+    article.update(body=body or None, figure_count=len(figures), char_count=len(_SPACE.sub("", text)))
     return {
         "article": article,
         "text": text,

@@ -49,8 +49,21 @@ async def article_page(datasette, database, article_id):
         author["url"] = datasette.urls.row(database, "authors", tilde_encode(article["author"]))
         author["articles_url"] = f"{table_url}?{urlencode({'author': article['author']})}"
         author["avatar_url"] = absolute_url(author.get("avatar_url"))
+    captures = await db.execute(
+        "select id, archived_at, url, source_path from captures where article_id = ? order by archived_at, id",
+        [article_id],
+    )
     return {
         "article": article,
+        "captures": [
+            {
+                **dict(c),
+                "url": absolute_url(c["url"]),
+                "row_url": datasette.urls.row(database, "captures", c["id"]),
+                "shown": c["source_path"] == article["source_path"],
+            }
+            for c in captures
+        ],
         "body_html": Markup(article_html(article["body"])),
         "tags": [{"name": t, "url": tag_url(table_url, t)} for t in json.loads(article["tags"] or "[]")],
         "author": author,
@@ -66,7 +79,7 @@ async def home_numbers(datasette, database):
     if db in _HOME_CACHE:
         return _HOME_CACHE[db]
     counts = {}
-    for table in ("articles", "figures", "tags", "authors"):
+    for table in ("articles", "figures", "tags", "authors", "captures"):
         counts[table] = (await db.execute(f"select count(*) from [{table}]")).single_value()
     first, last = (await db.execute("select min(date), max(date) from articles")).first()
     months = await db.execute(

@@ -4,8 +4,11 @@ import html
 import re
 from html.parser import HTMLParser
 
-# What the CMS put in an empty caption; a reader never saw it as a caption.
-CAPTION_PLACEHOLDER = "請在這輸入 Caption"
+# What the CMS put in an empty caption, a reader never saw as a caption:
+# 「請在這輸入 Caption。如不需要caption, 請將此行文字移除」, 29 times misspelled
+# "Captain" in the backup, once followed by a credit (…移除。美聯社資料圖片).
+# Whatever starts 請在這輸入 is the placeholder, up to 移除 or to the end.
+_PLACEHOLDER = re.compile(r"^請在這輸入(?:.*?請將此行文字移除[。.]?|.*)", re.S)
 
 # A figure runs to its </figure>, or, when that is missing, to the next
 # <figure> or the end of the body, so an unclosed block loses nothing.
@@ -17,6 +20,11 @@ _FIGURE_OR_IMAGE = re.compile(
 _ARCHIVED_IMAGE = re.compile(r"^https?://web\.archive\.org/web/\d+im_/(?P<original>.+)$")
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+# "<!" that does not open a comment: in HTML5 a bogus comment up to the next
+# ">", which a browser never shows. Python's html.parser (3.10-3.12) instead
+# raises AssertionError on some of them ("<![0", "<![A:"), so they are
+# removed before it sees them.
+_DECLARATION = re.compile(r"<!(?!--)[^>]*>?")
 
 
 class _FigureParser(HTMLParser):
@@ -98,8 +106,8 @@ def split_credit(caption):
 def figure(image_url, alt, caption_html):
     """One figure row (without its ids) from an image and its caption."""
     caption = clean_text(caption_html)
-    if caption and caption.startswith(CAPTION_PLACEHOLDER):
-        caption = None
+    if caption:
+        caption = _PLACEHOLDER.sub("", caption).strip() or None
     caption, credit = split_credit(caption)
     return {
         "image_url": image_url or None,
@@ -118,7 +126,7 @@ def extract_figures(body):
     for match in _FIGURE_OR_IMAGE.finditer(body or ""):
         if match.group("figure") is not None:
             parser = _FigureParser()
-            parser.feed(match.group("figure"))
+            parser.feed(_DECLARATION.sub("", match.group("figure")))
             parser.close()
             img = parser.img or {}
             caption = "".join(parser.caption) if parser.caption is not None else None

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import markdown
 import nh3
 
-from .render import without_headline
+from .terms import without_headline
 
 ARCHIVE_HOST = "https://web.archive.org"
 

@@ -4,18 +4,10 @@ import re
 
 import nh3
 
-from .terms import fold, query_terms, visible_text
+from .terms import fold, query_terms, visible_text, without_headline
 
 _SPACE = re.compile(r"\s+")
-# The body opens with the headline again.
-_HEADLINE = re.compile(r"\A\s*#[^\n]*\n")
 _MARKDOWN_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}|>)\s*|\*\*|__", re.M)
-
-
-def without_headline(markdown):
-    """An article body without the headline it repeats at its start: the
-    excerpt is about the text, and the article page shows the title itself."""
-    return _HEADLINE.sub("", markdown or "")
 
 
 def _term_pattern(term):

@@ -29,7 +29,7 @@ import re
 
 import opencc
 
-__all__ = ["fold", "visible_text", "index_terms", "index_chars", "query_terms", "fts_query", "TERMS_SCHEME"]
+__all__ = ["fold", "visible_text", "without_headline", "index_terms", "index_chars", "query_terms", "fts_query", "TERMS_SCHEME"]
 
 # Stored in each database the build writes and bumped whenever index_terms
 # changes, so the server only searches indexes it knows how to query.
@@ -95,6 +95,15 @@ _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _TAG = re.compile(r"<[^>]*>")
 _URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
+# An article body opens with its headline again.
+_HEADLINE = re.compile(r"\A\s*#[^\n]*(?:\n|\Z)")
+
+
+def without_headline(markdown):
+    """An article body without the headline it repeats at its start: what
+    the article says beyond its title (excerpts, the article page, and the
+    text that tells captures apart)."""
+    return _HEADLINE.sub("", markdown or "")
 
 
 def visible_text(markdown):

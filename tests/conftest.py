@@ -1,8 +1,16 @@
 import pytest
+from hypothesis import settings
 
 from build_db import build
 
-from .helpers import CORPUS, HOSTILE, SEEDS, datasette_for, seeds_with
+from .helpers import CORPUS, FUZZ, HOSTILE, SEEDS, datasette_for, seeds_with
+
+# The property tests draw the same examples on every run (a red CI means a
+# change broke something, not that a new example was drawn); `make fuzz`
+# explores with fresh random seeds. What they find becomes an @example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, print_blob=True)
+settings.load_profile("fuzz" if FUZZ else "ci")
 
 
 @pytest.fixture(scope="session")

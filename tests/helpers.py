@@ -1,13 +1,21 @@
 """Articles the tests write for themselves, and a Datasette over a build."""
+import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import yaml
 from datasette.app import Datasette
 
+from build_db import build
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
+# `make fuzz` runs the property tests with fresh seeds and ten times the
+# examples (tests/conftest.py); CI runs the same examples every time.
+FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
+FUZZ_SCALE = 10 if FUZZ else 1
 
 FOOTER = (
     "\n\n---\n\n\n請加入成為眾新聞的月費訂戶，長期支持我們的工作。所有訂戶都可以收到我們的「每周時事」通訊 。\n\n"
@@ -15,10 +23,13 @@ FOOTER = (
 )
 
 
-def article_md(number, title="", body="", date="2021-06-01", author="眾新聞記者", category="眾聞", tags=(), footer=True):
-    """An article file in the archive's format, written for the tests."""
-    capture = "20210712063207"
-    original = f"https://www.hkcnews.com/article/{number}/slug"
+def article_md(
+    number, title="", body="", date="2021-06-01", author="眾新聞記者", category="眾聞", tags=(), footer=True,
+    captured="20210712063207", slug="slug",
+):
+    """An article file in the archive's format, written for the tests: a
+    capture of /article/<number>/<slug> taken at ``captured``."""
+    original = f"https://www.hkcnews.com/article/{number}/{slug}"
     lines = [
         "---",
         f'title: "{title}"',
@@ -27,12 +38,12 @@ def article_md(number, title="", body="", date="2021-06-01", author="眾新聞�
         f'category: "{category}"',
     ]
     lines += ["tags:"] + [f'  - "{t}"' for t in tags] if tags else ["tags: []"]
-    lines += [f'url: "https://web.archive.org/web/{capture}/{original}"', f'original_url: "{original}"', "---", ""]
+    lines += [f'url: "https://web.archive.org/web/{captured}/{original}"', f'original_url: "{original}"', "---", ""]
     return "\n".join(lines) + f"\n# {title}\n\n{body}" + (FOOTER if footer else "\n")
 
 
-def figure_html(name, caption=None, alt=""):
-    src = f"https://web.archive.org/web/20210712063207im_/https://www.hkcnews.com/news_新聞/hk-discuss/2021/06/{name}.jpg"
+def figure_html(name, caption=None, alt="", captured="20210712063207"):
+    src = f"https://web.archive.org/web/{captured}im_/https://www.hkcnews.com/news_新聞/hk-discuss/2021/06/{name}.jpg"
     caption_html = f"\n<figcaption>{caption}</figcaption>" if caption is not None else ""
     return f'<figure>\n<img src="{src}" alt="{alt}">{caption_html}\n</figure>\n'
 
@@ -75,6 +86,32 @@ def seeds_with(tmp_path, files, name="seeds"):
     shutil.copytree(SEEDS, folder)
     return write_articles(folder, files)
 
+
+
+def comparable(db):
+    """Every table's rows without the ids that depend on build history."""
+    conn = sqlite3.connect(db)
+    try:
+        return {
+            "articles": conn.execute("select * from articles order by id").fetchall(),
+            "figures": conn.execute("select article_id, position, image_url, alt, caption, credit from figures order by 1, 2").fetchall(),
+            "tags": conn.execute("select name, article_count from tags order by name").fetchall(),
+            "article_tags": conn.execute("select article_id, name from article_tags join tags on tags.id = tag_id order by 1, 2").fetchall(),
+            "authors": conn.execute("select * from authors order by name").fetchall(),
+            "captures": conn.execute("select * from captures order by id").fetchall(),
+        }
+    finally:
+        conn.close()
+
+
+def edit(path, old, new):
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+
+def assert_same_as_a_full_build(db, folder, tmp_path):
+    build(folder, tmp_path / "full.db")
+    assert comparable(db) == comparable(tmp_path / "full.db")
 
 
 def datasette_for(db):

@@ -42,6 +42,7 @@ def test_seed_article_row_has_every_column(seed_db):
         "last_updated": None,
         "figure_count": 3,
         "char_count": 406,
+        "capture_count": 1,
         "source_path": "article_39427.md",
     }
     assert body.startswith("# 中美阿拉斯加會談首日激烈交鋒")
@@ -212,7 +213,7 @@ def test_crlf_line_endings_are_repaired_with_a_warning(tmp_path):
     assert parsed["warnings"] == ["x.md: CRLF line endings"]
 
 
-def test_failed_capture_with_every_field_empty_is_kept_with_a_warning(tmp_path):
+def test_capture_with_every_field_empty_parses_to_empty_columns(tmp_path):
     text = '---\ntitle: ""\ndate: ""\nauthor: ""\ncategory: ""\ntags: []\nurl: ""\noriginal_url: ""\n---\n'
     parsed = parse(tmp_path, text, name="empty/article_1.md")
     article = parsed["article"]
@@ -222,7 +223,7 @@ def test_failed_capture_with_every_field_empty_is_kept_with_a_warning(tmp_path):
         "url": None, "original_url": None, "archived_at": None, "last_updated": None, "body": None,
         "figure_count": 0, "char_count": 0, "source_path": "empty/article_1.md",
     }
-    assert parsed["warnings"] == ["empty/article_1.md: every field is empty (a failed capture)"]
+    assert parsed["warnings"] == []
 
 
 def test_id_from_path_is_stable(tmp_path):
@@ -273,3 +274,29 @@ def test_author_box_without_footer_is_not_body():
     body, box = split_body(content)
     assert body == "正文。"
     assert box == "![博客 | 桑普](https://example.org/avatars/1.png)\n\n**博客 | 桑普**\n\n政治評論人。"
+
+
+def as_pt154(text):
+    """UTF-8 read as PT154: how one file of the backup came to say зңҫиӘӘ."""
+    return text.encode("utf-8").decode("ptcp154")
+
+
+def test_mojibake_fields_and_body_are_repaired_with_a_warning(tmp_path):
+    original = article_md(60009, "失業回落", "上周公佈的失業率下跌。", category="眾說", tags=["失業率", "經濟"])
+    head, _, rest = original.partition("url:")
+    parsed = parse(tmp_path, as_pt154(head) + "url:" + rest)
+    article = parsed["article"]
+    assert as_pt154("眾說") == "зңҫиӘӘ"
+    assert (article["title"], article["category"], article["tags"]) == ("失業回落", "眾說", ["失業率", "經濟"])
+    assert parsed["warnings"] == ["x.md: repaired mojibake (UTF-8 read as PT154) in title, author, category, tags"]
+
+    parsed = parse(tmp_path, original.replace("上周公佈的失業率下跌。", as_pt154("上周公佈的失業率下跌。") + "\n\nЗдравствуйте."))
+    assert parsed["article"]["body"] == "# 失業回落\n\n上周公佈的失業率下跌。\n\nЗдравствуйте."
+    assert parsed["warnings"] == ["x.md: repaired mojibake (UTF-8 read as PT154) in body"]
+
+
+@pytest.mark.parametrize("text", ["Москва", "Здравствуйте, мир", "眾說", "", "Putin 普京 Путин"])
+def test_text_that_is_not_mojibake_is_left_alone(tmp_path, text):
+    parsed = parse(tmp_path, article_md(60010, text or "題", "正文。", category=text))
+    assert parsed["article"]["category"] == (text or None)
+    assert parsed["warnings"] == []

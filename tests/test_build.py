@@ -1,6 +1,5 @@
 """build_db.py as a command: exit status, messages, and a database that is
 either the new one, complete, or the old one, untouched."""
-import os
 import sqlite3
 import subprocess
 import sys
@@ -9,7 +8,7 @@ import pytest
 
 from build_db import build
 
-from .helpers import ROOT, article_md, seeds_with, write_articles
+from .helpers import ROOT, article_md, assert_same_as_a_full_build, edit, seeds_with, write_articles
 
 
 def run_build(*args, cwd=ROOT):
@@ -41,7 +40,10 @@ def test_summary_line_counts_what_was_built(tmp_path):
     result = run_build("--seeds", ROOT / "seeds", "--db", tmp_path / "news.db")
     assert result.returncode == 0
     line = result.stdout.strip()
-    assert line.startswith(f"{tmp_path / 'news.db'}: 1 articles, 3 figures, 4 tags, 1 authors, 0 warnings, 0 skipped (1 files read) in ")
+    assert line.startswith(
+        f"{tmp_path / 'news.db'}: 1 files: 1 articles (0 repeats, 0 failed captures), "
+        "3 figures, 4 tags, 1 authors, 0 warnings, 0 skipped (1 files read) in "
+    )
     assert line.endswith(" s")
 
 
@@ -121,7 +123,7 @@ def test_default_paths_are_seeds_and_news_db(tmp_path):
     write_articles(tmp_path / "seeds", {"x.md": article_md(80003, "預設", "正文。")})
     result = run_build(cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("news.db: 1 articles")
+    assert result.stdout.startswith("news.db: 1 files: 1 articles")
     assert dump(tmp_path / "news.db")["articles"][0][:2] == (80003, "預設")
 
 
@@ -135,36 +137,11 @@ def search(db, query):
         conn.close()
 
 
-def comparable(db):
-    """Every table's rows without the ids that depend on build history."""
-    conn = sqlite3.connect(db)
-    try:
-        return {
-            "articles": conn.execute("select * from articles order by id").fetchall(),
-            "figures": conn.execute("select article_id, position, image_url, alt, caption, credit from figures order by 1, 2").fetchall(),
-            "tags": conn.execute("select name, article_count from tags order by name").fetchall(),
-            "article_tags": conn.execute("select article_id, name from article_tags join tags on tags.id = tag_id order by 1, 2").fetchall(),
-            "authors": conn.execute("select * from authors order by name").fetchall(),
-        }
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def corpus_folder(tmp_path):
     from .helpers import CORPUS
 
     return seeds_with(tmp_path, CORPUS)
-
-
-def edit(path, old, new):
-    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
-    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
-
-
-def assert_same_as_a_full_build(db, folder, tmp_path):
-    build(folder, tmp_path / "full.db")
-    assert comparable(db) == comparable(tmp_path / "full.db")
 
 
 def test_rebuild_reads_only_the_changed_file_and_updates_the_index(tmp_path, corpus_folder):
@@ -214,3 +191,13 @@ def test_failed_rebuild_keeps_the_previous_database(tmp_path, corpus_folder):
     assert result.returncode == 1
     assert "error: a/50001.md: date '2020-02-30' is not a date" in result.stderr.splitlines()
     assert db.read_bytes() == before
+
+
+def test_code_version_covers_every_module_the_build_imports():
+    from hkcnews.plan import build_modules
+
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, build_db; print(' '.join(sorted(m for m in sys.modules if m.startswith('hkcnews.'))))"],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    ).stdout.split()
+    assert [f"hkcnews.{name}" for name in build_modules()] == imported

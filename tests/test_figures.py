@@ -54,3 +54,34 @@ def test_figure_without_image_keeps_its_caption():
 def test_images_and_figures_in_body_order():
     body = '![甲](1.jpg)\n\n<figure><img src="2.jpg"></figure>\n\n![乙](3.jpg "title")'
     assert [(f["image_url"], f["alt"]) for f in extract_figures(body)] == [("1.jpg", "甲"), ("2.jpg", None), ("3.jpg", "乙")]
+
+
+@pytest.mark.parametrize(
+    "caption,expected",
+    [
+        ("請在這輸入 Caption。如不需要caption, 請將此行文字移除", (None, None)),
+        ("請在這輸入 Captain。如不需要captain, 請將此行文字移除", (None, None)),
+        ("請在這輸入 Captain。如不需要captain, 請將此行文字移除。美聯社資料圖片", (None, "美聯社資料圖片")),
+        ("請在這輸入", (None, None)),
+        ("請在這輸入 Caption", (None, None)),
+    ],
+    ids=["placeholder", "misspelled", "with a credit", "cut short", "no instructions"],
+)
+def test_cms_placeholder_in_any_spelling_is_no_caption(caption, expected):
+    (figure,) = extract_figures(f'<figure><img src="a.jpg"><figcaption>{caption}</figcaption></figure>')
+    assert (figure["caption"], figure["credit"]) == expected
+
+
+@pytest.mark.parametrize(
+    "body,captions",
+    [
+        # Both made html.parser raise AssertionError (found by the fuzz test).
+        ("<FIGURE><![0", []),
+        ("<figure><figcaption>x</figcaption><![A:", ["x"]),
+        ('<figure><img src="a.jpg"><![CDATA[y]]><figcaption>說明</figcaption></figure>', ["說明"]),
+        ('<figure><img src="a.jpg"><!DOCTYPE x [<!y>]><figcaption>說明</figcaption></figure>', ["說明"]),
+        ('<figure><img src="a.jpg"><!--註--><figcaption>說<![if x]>明</figcaption></figure>', ["說明"]),
+    ],
+)
+def test_declarations_inside_a_figure_are_ignored_as_a_browser_does(body, captions):
+    assert [f["caption"] for f in extract_figures(body)] == captions

@@ -158,7 +158,7 @@ async def test_downloads_carry_the_stored_values_not_the_rendered_html(archive):
 async def test_home_page_says_what_the_archive_holds(archive):
     html = await html_of(archive, "/")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
-    assert "7 articles from 2020-01-11 to 2021-10-01, 5 pictures, 9 tags and 3 authors in archive." in text
+    assert "7 articles from 2020-01-11 to 2021-10-01 (7 captures in the backup), 5 pictures, 9 tags and 3 authors in archive." in text
     assert 'action="/-/search"' in html  # datasette-search-all
     assert '<form class="core" action="/archive/articles" method="get">' in html
     for query in ("search", "tag_counts", "articles_for_tag", "feed", "articles_per_month", "figures_by_credit"):

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from ..browse import article_page, home_numbers, list_columns, only_columns
 from ..facets import TAGGED_TABLE, TagsFacet, search_in_date_order, built_by_this_bundle, built_by_us, tag_filter_clauses
 from ..pages import tag_url, thumbnail_html
+from ..redirects import capture_redirect
 from ..render import excerpt, safe_marked_html
 from ..terms import MATCH_NOTHING, fts_query
 
@@ -199,6 +200,12 @@ def filters_from_request(request, database, table, datasette):
         return FilterArguments(clauses, params)
 
     return inner
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    # A 404 for an article number that is a capture's: redirect to its article.
+    return capture_redirect(datasette, request, exception)
 
 
 # Article, author and tag pages are worth a search engine's time; the

@@ -1,0 +1,99 @@
+"""The full-text index: what each article and figure is indexed as, and the
+process that builds the index of a fresh build beside the writer."""
+import os
+import sqlite3
+import sys
+from queue import Empty
+
+from .tables import PAGE_SIZE
+from .terms import index_chars, index_terms
+
+# External-content FTS5 tables: the rows hold index terms, the text stays in
+# the content table. Their column names exist in the content table, so
+# Datasette can count and read them, and content="..." is what both Datasette
+# and datasette-search-all look for to find a table's search index.
+FTS_TABLES = {
+    # char_count names the one-character column (index_chars) because an
+    # external-content table may only name columns of its content table. It
+    # comes first: FTS5 stores positions in the first column without a
+    # column marker, two bytes less for each of its 300-odd terms an article.
+    "articles_fts": ("articles", ("char_count", "title", "body")),
+    "figures_fts": ("figures", ("caption", "alt")),
+}
+FTS_OPTIONS = "tokenize='unicode61 remove_diacritics 2'"
+FTS_SHADOW_TABLES = ("data", "idx", "docsize", "config")
+
+
+def create_fts_tables(conn):
+    for fts, (content, columns) in FTS_TABLES.items():
+        conn.execute(
+            f"create virtual table [{fts}] using fts5({', '.join(columns)}, "
+            f"content=[{content}], {FTS_OPTIONS})"
+        )
+
+
+def fts_insert(fts, delete=False):
+    """The statement that adds (or, given the same values, deletes) a row."""
+    columns = FTS_TABLES[fts][1]
+    command, marker = (f"[{fts}], ", "'delete', ") if delete else ("", "")
+    return (
+        f"insert into [{fts}] ({command}rowid, {', '.join(columns)}) "
+        f"values ({marker}?, {', '.join('?' * len(columns))})"
+    )
+
+
+def article_fts_values(title, text, figures):
+    """The index terms of an article: its title; the text a reader sees in
+    its body and its figures; and every character of both, once. Used to add
+    and, identically, to delete."""
+    seen_in_figures = [" ".join(filter(None, (f["caption"], f["credit"], f["alt"]))) for f in figures]
+    body = "\n".join([text] + seen_in_figures)
+    return index_chars(f"{title or ''}\n{body}"), index_terms(title or ""), index_terms(body)
+
+
+def figure_fts_values(figure):
+    caption = " ".join(filter(None, (figure["caption"], figure["credit"])))
+    return index_terms(caption), index_terms(figure["alt"] or "")
+
+
+def fts_writer(path, queue):
+    """Build the full-text index of a fresh build in a database of its own,
+    in a process of its own: indexing every character pair of the archive
+    takes as long as everything else the writer does, and the machine has
+    a core for it. The writer copies the finished index in at the end."""
+    try:
+        _write_fts(path, queue)
+    except (sqlite3.Error, OSError) as e:
+        # A full disk, say: one line of why, and the build, seeing the exit
+        # status, stops and says so.
+        print(f"error: writing the full-text index failed: {e}", file=sys.stderr)
+        os._exit(1)
+
+
+def _write_fts(path, queue):
+    conn = sqlite3.connect(path)
+    conn.execute(f"pragma page_size = {PAGE_SIZE}")
+    conn.execute("pragma journal_mode = off")
+    conn.execute("pragma synchronous = off")
+    create_fts_tables(conn)
+    for fts in FTS_TABLES:
+        # Segments are merged once, by 'optimize' at the end.
+        conn.execute(f"insert into [{fts}] ([{fts}], rank) values ('automerge', 0)")
+    parent = os.getppid()
+    while True:
+        try:
+            batch = queue.get(timeout=5)
+        except Empty:
+            if os.getppid() != parent:
+                return  # the build was killed; its next run removes the file
+            continue
+        if batch is None:
+            break
+        fts, rows = batch
+        conn.executemany(fts_insert(fts), rows)
+        conn.commit()
+    for fts in FTS_TABLES:
+        conn.execute(f"insert into [{fts}] ([{fts}]) values ('optimize')")
+        conn.execute(f"insert into [{fts}] ([{fts}], rank) values ('automerge', 4)")
+    conn.commit()
+    conn.close()

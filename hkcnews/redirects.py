@@ -1,0 +1,31 @@
+"""Old article numbers keep working. Every file of the backup is a capture
+with the number in its address, but only one number of each article is the
+article's id: /news/articles/360 (a repeat of 177) answers with a redirect
+to /news/articles/177, in HTML and JSON alike, and the number of a failed
+capture with one to its row in captures."""
+from datasette.utils.asgi import NotFound, Response
+
+from .facets import TAGGED_TABLE, built_by_us
+
+
+async def capture_redirect(datasette, request, exception):
+    """The redirect for an article page that was not found because its
+    number is a capture's, or None."""
+    url_vars = request.url_vars
+    if not isinstance(exception, NotFound) or url_vars.get("table") != TAGGED_TABLE:
+        return None
+    try:
+        number = int(url_vars.get("pks", ""))
+        db = datasette.get_database(route=url_vars["database"])
+    except (ValueError, KeyError):
+        return None
+    if not await built_by_us(datasette, db.name):
+        return None
+    row = (await db.execute("select article_id from captures where id = ?", [number])).first()
+    if row is None or row["article_id"] == number:
+        return None
+    table, key = (TAGGED_TABLE, row["article_id"]) if row["article_id"] is not None else ("captures", number)
+    url = datasette.urls.row(db.name, table, key, format=url_vars.get("format"))
+    if request.query_string:
+        url += f"?{request.query_string}"
+    return Response.redirect(url)
