@@ -88,6 +88,16 @@ def seeds_with(tmp_path, files, name="seeds"):
 
 
 
+def rows(db, sql, params=()):
+    """The rows of a query as dicts."""
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
 def comparable(db):
     """Every table's rows without the ids that depend on build history."""
     conn = sqlite3.connect(db)

@@ -1,28 +1,18 @@
 """What one article file becomes: the seed's rows, and each quirk of the real
 archive repaired or rejected."""
-import sqlite3
 
 import pytest
 
 from build_db import build
 from hkcnews.articles import InvalidArticle, NotAnArticle, parse_article, split_body
 
-from .helpers import article_md, figure_html, write_articles
+from .helpers import article_md, figure_html, rows, write_articles
 
 SEED_URL = (
     "https://www.hkcnews.com/article/39427/%E4%B8%AD%E7%BE%8E%E9%97%9C%E4%BF%82-39427/"
     "%E4%B8%AD%E7%BE%8E%E9%98%BF%E6%8B%89%E6%96%AF%E5%8A%A0%E6%9C%83%E8%AB%87"
 )
 SEED_IMAGES = "https://www.hkcnews.com/news_新聞/hk-discuss/2021/03/"
-
-
-def rows(db, sql, params=()):
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 def test_seed_article_row_has_every_column(seed_db):

@@ -4,7 +4,6 @@ and every number the archive shows counts articles."""
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from bench.reconcile import MAKE_CORPUS, agreement
 from build_db import build
 from hkcnews.captures import Capture, containment, clauses, failed_reason, reconcile
 
-from .helpers import article_md, assert_same_as_a_full_build, datasette_for, edit, figure_html, write_articles
+from .helpers import article_md, assert_same_as_a_full_build, datasette_for, edit, figure_html, rows, write_articles
 
 P1 = "立法會今日三讀通過修例，議員以大比數贊成。"
 P2 = "政府發言人表示，新例將於下月生效，並會加強宣傳。"
@@ -81,15 +80,6 @@ def chars(title, *texts):
 
 def url(number, captured=BEFORE, slug="slug"):
     return f"https://web.archive.org/web/{captured}/https://www.hkcnews.com/article/{number}/{slug}"
-
-
-def rows(db, sql, params=()):
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
