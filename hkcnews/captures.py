@@ -63,7 +63,8 @@ def failed_reason(columns, has_text):
         return "farewell"
     if title.casefold() == OFFLINE_TITLE:
         return "offline"
-    if not any(columns[f] for f in ("title", "author", "category", "tags", "url", "original_url")):
+    # The backup's empty captures still name the address they captured.
+    if not any(columns[f] for f in ("title", "author", "category", "tags")):
         return "empty"
     return "no text"
 
