@@ -3,6 +3,7 @@ shaped like the backup.
 
     python bench/reconcile.py --files 100000                  # this checkout
     python bench/reconcile.py --files 100000 --before main~1  # and an earlier one, same files
+    python bench/reconcile.py --files 100000 --before main~1 --runs 3   # medians of 3, taken in turn
 
 Writes N files with ../shared/corpus/make_corpus.py (--truth says what each
 file is: an article, a repeat of which article, or which failed capture),
@@ -10,7 +11,8 @@ builds them with build_db.py --full, and prints the build's summary line,
 its time and size, the time it spent looking at every capture to group it,
 and how many files the captures table classifies as the truth says (status,
 and the article of a repeat). With --before, the same files are built by
-the other revision (a git worktree) for time and size. Run by hand; the
+the other revision (a git worktree) for time and size, each build in turn
+with this checkout's so that both see the same machine. Run by hand; the
 test suite asserts the agreement on 20,000 files.
 """
 import argparse
@@ -18,6 +20,7 @@ import json
 import os
 import re
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -96,28 +99,37 @@ def main():
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--before", help="a git revision to build the same files with, for comparison")
+    parser.add_argument("--runs", type=int, default=1, help="builds of each, reported as the median")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/hkcnews-reconcile"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     seeds, truth = corpus(args.files, args.workdir, args.seed)
-
-    seconds, megabytes, line = timed_build(ROOT, seeds, args.workdir / "news.db")
-    print(line)
-    print(f"build {seconds:.1f} s, database {megabytes:,.0f} MB, looking at captures {looking_time(seeds):.1f} s")
-    agree, disagree = agreement(args.workdir / "news.db", truth)
-    print(f"agreement with the truth: {agree:,} of {len(truth):,} files ({agree / len(truth):.3%})")
-    for example in disagree[:20]:
-        print("  disagrees:", example)
+    checkouts = {"this checkout": (ROOT, args.workdir / "news.db")}
     if args.before:
         checkout = args.workdir / "before"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(checkout)], capture_output=True)
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(checkout), args.before], check=True, capture_output=True)
-        try:
-            seconds, megabytes, line = timed_build(checkout, seeds, args.workdir / "before.db")
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(checkout)], check=True)
-        print(f"{args.before}: {line}")
-        print(f"{args.before}: build {seconds:.1f} s, database {megabytes:,.0f} MB")
+        checkouts[args.before] = (checkout, args.workdir / "before.db")
+    try:
+        results = {name: [] for name in checkouts}
+        for _ in range(args.runs):
+            for name, (checkout, db) in checkouts.items():
+                results[name].append(timed_build(checkout, seeds, db))
+    finally:
+        if args.before:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(checkouts[args.before][0])], check=True)
+    for name, runs in results.items():
+        times = [seconds for seconds, _, _ in runs]
+        print(f"{name}: {runs[-1][2]}")
+        print(
+            f"{name}: build {statistics.median(times):.1f} s median of {len(times)} "
+            f"({', '.join(f'{t:.1f}' for t in times)}), database {runs[-1][1]:,.0f} MB"
+        )
+    print(f"looking at every capture for its group: {looking_time(seeds):.1f} s")
+    agree, disagree = agreement(args.workdir / "news.db", truth)
+    print(f"agreement with the truth: {agree:,} of {len(truth):,} files ({agree / len(truth):.3%})")
+    for example in disagree[:20]:
+        print("  disagrees:", example)
 
 
 if __name__ == "__main__":
