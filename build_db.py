@@ -98,7 +98,7 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
 
     Re-reads only the groups of captures that changed when ``db_path``
     holds an earlier build by this code, unless ``full``. Returns a summary
-    dict (files, articles, repeats, failed, figures, tags, authors, warnings,
+    dict (captures, articles, repeats, failed, figures, tags, authors, warnings,
     skipped, read, seconds). Raises BuildFailed listing every invalid file
     unless ``skip_invalid``; the previous database is then left untouched.
     """
