@@ -121,12 +121,20 @@ async def test_json_download_of_canned_search(ds):
 
 def test_every_table_and_canned_query_is_documented():
     news = METADATA["databases"]["news"]
-    for table in ("articles", "figures", "tags", "article_tags", "authors"):
+    for table in ("articles", "figures", "tags", "article_tags", "authors", "captures"):
         assert news["tables"][table]["description"]
     for name in ("search", "tag_counts", "articles_for_tag", "feed", "articles_per_month", "figures_by_credit"):
         query = news["queries"][name]
         assert query["title"] and (query.get("description") or query.get("description_html"))
     assert "copyright" in METADATA["license"]
+
+
+def test_every_column_of_articles_and_captures_is_described():
+    from hkcnews.tables import ARTICLE_COLUMNS, CAPTURE_COLUMNS
+
+    tables = METADATA["databases"]["news"]["tables"]
+    assert list(tables["articles"]["columns"]) == list(ARTICLE_COLUMNS)
+    assert list(tables["captures"]["columns"]) == list(CAPTURE_COLUMNS)
 
 
 async def test_canned_queries_declare_their_named_parameters(ds):
