@@ -69,6 +69,21 @@ def in_workers(function, jobs, workers, label, show_progress, chunksize, bound=F
                 yield result
 
 
+def look_at(files, paths, workers, show_progress=False):
+    """The build's first pass: each file's number and group. Returns
+    ({path: (number, group key)}, invalid messages, skipped messages)."""
+    scanned, errors, skipped = {}, [], []
+    jobs = [(files[p][0], p) for p in paths]
+    for (_, path), (kind, payload) in zip(
+        jobs, in_workers(scan_capture, jobs, workers, "Looking at captures", show_progress, chunksize=256)
+    ):
+        if kind == "capture":
+            scanned[path] = payload
+        else:
+            (errors if kind == "invalid" else skipped).append(payload)
+    return scanned, errors, skipped
+
+
 def temp_path(db_path):
     return db_path.with_name(f".{db_path.name}{TEMP_MARK}{os.getpid()}")
 
@@ -123,15 +138,7 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
         conn.close()
         return {**counts, "warnings": [], "skipped": [], "read": 0, "seconds": time.perf_counter() - start}
 
-    errors, skipped, scanned = [], [], {}
-    jobs = [(files[p][0], p) for p in changed]
-    for (_, path), (kind, payload) in zip(
-        jobs, in_workers(scan_capture, jobs, workers, "Looking at captures", show_progress, chunksize=256)
-    ):
-        if kind == "capture":
-            scanned[path] = payload
-        else:
-            (errors if kind == "invalid" else skipped).append(payload)
+    scanned, errors, skipped = look_at(files, changed, workers, show_progress)
     todo = plan(scanned, before, deleted)
     errors += todo.errors
     if errors and not skip_invalid:

@@ -82,15 +82,12 @@ def looking_time(seeds):
     """Seconds the build spends looking at every capture to find its group,
     the part of a build that reconciling adds (build_db.py's first pass)."""
     sys.path.insert(0, str(ROOT))
-    from build_db import in_workers
+    from build_db import look_at
     from hkcnews.plan import plan, scan
-    from hkcnews.prepare import scan_capture
 
     start = time.perf_counter()
     files = scan(seeds)
-    jobs = [(files[p][0], p) for p in files]
-    scanned = {p: payload for (_, p), (_, payload) in zip(jobs, in_workers(scan_capture, jobs, os.cpu_count(), "", False, 256))}
-    plan(scanned)
+    plan(look_at(files, list(files), os.cpu_count())[0])
     return time.perf_counter() - start
 
 

@@ -109,7 +109,9 @@ def previous_captures(db_path):
 def changes(files, before):
     """Paths added or changed (size or time) since ``before``, and deleted;
     None when a full build is quicker."""
-    changed = [p for p, (_, size, mtime) in files.items() if p not in before or before[p][:2] != (size, mtime)]
+    changed = [
+        p for p, (_, size, mtime) in files.items() if p not in before or (before[p].size, before[p].mtime_ns) != (size, mtime)
+    ]
     deleted = [p for p in before if p not in files]
     return None if len(changed) > MAX_CHANGED else (changed, deleted)
 

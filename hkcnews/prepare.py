@@ -11,11 +11,6 @@ from .fts import article_fts_values, figure_fts_values
 from .terms import without_headline
 
 
-def has_text(body):
-    """Whether a body says anything beyond its headline."""
-    return bool(without_headline(body).strip())
-
-
 def scan_capture(job):
     """``(path, relative path)`` → ``("capture", (number, group key))``, or
     ``("invalid" | "skipped", message)``. A failed capture has no group
@@ -27,7 +22,7 @@ def scan_capture(job):
         return "invalid", str(e)
     except NotAnArticle as e:
         return "skipped", str(e)
-    failed = failed_reason(columns, has_text(body))
+    failed = failed_reason(columns, body)
     return "capture", (columns["id"], None if failed else group_key(columns["title"], columns["date"]))
 
 
@@ -69,7 +64,7 @@ def prepare_group(job):
             continue
         result["warnings"].extend(capture["warnings"])
         columns = capture["article"]
-        reason = failed_reason(columns, has_text(columns["body"]))
+        reason = failed_reason(columns, columns["body"])
         if reason:
             result["captures"].append(capture_row(columns, "failed", reason=reason))
         else:

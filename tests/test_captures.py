@@ -386,21 +386,24 @@ def test_containment_is_the_share_of_characters_in_shared_clauses(part, whole, s
     assert containment(clauses(part), clauses(whole)) == pytest.approx(share)
 
 
+HEADLINE_ONLY = "# 題\n"
+
+
 @pytest.mark.parametrize(
-    "columns,has_text,reason",
+    "columns,body,reason",
     [
-        ({"title": FAREWELL, "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, False, "farewell"),
-        ({"title": "Temporarily Offline", "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, False, "offline"),
-        ({"title": None, "date": None, "author": None, "category": None, "tags": [], "url": None, "original_url": None}, False, "empty"),
-        ({"title": None, "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, False, "empty"),
-        ({"title": "某題", "date": None, "author": "某人", "category": None, "tags": [], "url": "u", "original_url": "o"}, False, "no text"),
-        ({"title": FAREWELL, "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, True, None),
-        ({"title": STATEMENT, "date": "2022-01-02", "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, False, None),
+        ({"title": FAREWELL, "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, "farewell"),
+        ({"title": "Temporarily Offline", "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, "offline"),
+        ({"title": None, "date": None, "author": None, "category": None, "tags": [], "url": None, "original_url": None}, HEADLINE_ONLY, "empty"),
+        ({"title": None, "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, "empty"),
+        ({"title": "某題", "date": None, "author": "某人", "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, "no text"),
+        ({"title": FAREWELL, "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, "# 題\n\n正文。", None),
+        ({"title": STATEMENT, "date": "2022-01-02", "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, None),
     ],
     ids=["farewell page", "offline page", "empty", "empty but its address", "title alone", "farewell title with a text", "dated statement"],
 )
-def test_a_capture_fails_by_what_it_holds(columns, has_text, reason):
-    assert failed_reason(columns, has_text) == reason
+def test_a_capture_fails_by_what_it_holds(columns, body, reason):
+    assert failed_reason(columns, body) == reason
 
 
 # The generator of ../shared writes corpora shaped like the backup, repeats
