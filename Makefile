@@ -51,7 +51,7 @@ fuzz: $(BIN)/.installed
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/run.py --articles $(or $(N),100000)
+	$(BIN)/python bench/run.py --files $(or $(N),100000)
 
 clean:
 	rm -rf $(VENV) news.db news.db.inspect.json .pytest_cache test-output

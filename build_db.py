@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Build the archive's SQLite database from a folder of archived articles.
 
-    python build_db.py [--seeds DIR] [--db PATH] [--skip-invalid] [--full]
+    python build_db.py [--seeds DIR] [--db PATH] [--skip-invalid] [--full] [--workers N]
 
 Every file is a web-archive capture; captures of one article are reconciled
 into one row of articles (hkcnews/captures.py), and every file has its row
@@ -197,9 +197,14 @@ def main(argv=None):
         "--skip-invalid", action="store_true", help="build from the valid files, listing the ones skipped"
     )
     parser.add_argument("--full", action="store_true", help="read every file again, even if few changed")
+    parser.add_argument("--workers", type=int, help="processes that read files (default: one per core)")
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers {args.workers}: must be 1 or more")
     try:
-        summary = build(args.seeds, args.db, args.skip_invalid, show_progress=sys.stderr.isatty(), full=args.full)
+        summary = build(
+            args.seeds, args.db, args.skip_invalid, workers=args.workers, show_progress=sys.stderr.isatty(), full=args.full
+        )
     except BuildFailed as e:
         for error in e.errors:
             print(f"error: {error}", file=sys.stderr)

@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Load on a served archive, as readers make it, on loopback only.
 
-    python bench/load.py [--articles 50000] [--workdir /tmp/hkcnews-load]
+    python bench/load.py [--files 100000] [--workdir /tmp/hkcnews-load]
 
-Builds (once) a database of N synthetic articles, serves it with
-`python -m hkcnews.serve` (the settings a public instance uses) and runs:
+Builds (once) a database of N files shaped like the backup
+(../shared/corpus/make_corpus.py), serves it with `python -m
+hkcnews.serve` (the settings a public instance uses) and runs:
 
 1. a busy day: 50 readers, each pausing 1-3 s between requests, for 60 s;
    every error counted, latency percentiles reported;
@@ -12,13 +13,19 @@ Builds (once) a database of N synthetic articles, serves it with
    level for 15 s: the peak requests per second, and the level where errors
    (5xx, 400 from the SQL time limit) or timeouts (10 s) begin.
 
-The mix: the articles table page, Chinese searches of 1-4 characters, tag
-facets, article pages, the canned search query, CSV downloads of a search.
-Stops by itself; prints one Markdown table per run.
+The mix: the articles table page, searches for common and rarer words
+(Chinese and English, some with the tag facet), tag and category facets,
+article pages, the canned search query, the figures table and a search of
+it, /-/search and CSV downloads of a search. Readers ask the same popular
+searches again and again, as on a public instance. Stops by itself; prints
+one Markdown table per run.
 """
 import argparse
 import asyncio
+import os
 import random
+import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -32,23 +39,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from corpus import TAGS, write_corpus  # noqa: E402
+from run import cpu_model, free_port, make_corpus  # noqa: E402
 
-from run import cpu_model, free_port  # noqa: E402
-
-SEARCH_WORDS = ["港", "的", "政府", "香港", "立法會", "新冠肺炎", "記者", "警察", "選舉", "中美關係", "Biden"]
+# The issue's searches on the backup (香港 in 59% of its files, 港, 林鄭月娥,
+# an English word), the commonest character, and other popular words.
+SEARCH_WORDS = ["香港", "港", "林鄭月娥", "Reuters", "的", "政府", "立法會", "記者", "警察", "選舉", "中國", "Biden"]
 TIMEOUT = 10.0
 
 
-def request_mix(ids):
+def request_mix(ids, tags):
     """(label, weight, path maker) for each kind of request a reader makes."""
     word = lambda rng: quote(rng.choice(SEARCH_WORDS))  # noqa: E731
     return [
         ("articles table", 3, lambda rng: "/news/articles"),
         ("search", 4, lambda rng: f"/news/articles?_search={word(rng)}"),
-        ("tag facet", 2, lambda rng: f"/news/articles?tags__arraycontains={quote(rng.choice(TAGS))}"),
+        ("search with the tag facet", 1, lambda rng: f"/news/articles?_search={word(rng)}&_facet_array=tags"),
+        ("articles with a tag", 2, lambda rng: f"/news/articles?tags__arraycontains={quote(rng.choice(tags))}"),
+        ("tag and category facets", 1, lambda rng: rng.choice(["/news/articles?_facet_array=tags", "/news/articles?_facet=category"])),
         ("article page", 6, lambda rng: f"/news/articles/{rng.choice(ids)}"),
         ("canned search", 2, lambda rng: f"/news/search?q={word(rng)}"),
+        ("figures", 1, lambda rng: rng.choice(["/news/figures", f"/news/figures?_search={quote('美聯社')}"])),
+        ("/-/search", 1, lambda rng: f"/-/search?q={word(rng)}"),
         ("CSV of a search", 1, lambda rng: f"/news/articles.csv?_search={word(rng)}&_size=max"),
     ]
 
@@ -102,7 +113,7 @@ async def run(url, mix, clients, seconds, pause, seed):
 def serve(db, port):
     process = subprocess.Popen(
         [sys.executable, "-m", "hkcnews.serve", str(db), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     for _ in range(300):
         try:
@@ -110,34 +121,34 @@ def serve(db, port):
             return process
         except httpx.HTTPError:
             time.sleep(0.2)
-    process.kill()
-    raise SystemExit("datasette serve did not start")
+    os.killpg(process.pid, signal.SIGKILL)
+    raise SystemExit("python -m hkcnews.serve did not start")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", type=int, default=50_000)
+    parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/hkcnews-load"))
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--level-seconds", type=int, default=15)
     parser.add_argument("--max-readers", type=int, default=256, help="the saturation run doubles readers up to this")
+    parser.add_argument("--seeds", type=Path, help="a folder of articles instead (real ones, or files made before)")
     args = parser.parse_args()
 
-    seeds, db = args.workdir / f"corpus-{args.articles}", args.workdir / "news.db"
-    if not (seeds / ".complete").exists():
-        print(f"writing {args.articles:,} articles", file=sys.stderr)
-        write_corpus(args.articles, seeds)
+    seeds = args.seeds or make_corpus(args.files, args.workdir / f"corpus-{args.files}")
+    db = args.workdir / "news.db"
     subprocess.run([sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(db), "--skip-invalid"], check=True)
-    import sqlite3
-
-    ids = [i for (i,) in sqlite3.connect(db).execute("select id from articles")]
-    mix = request_mix(ids)
+    conn = sqlite3.connect(db)
+    ids = [i for (i,) in conn.execute("select id from articles")]
+    tags = [t for (t,) in conn.execute("select name from tags order by article_count desc limit 200")]
+    files = conn.execute("select count(*) from captures").fetchone()[0]
+    mix = request_mix(ids, tags)
     port = free_port()
     server = serve(db, port)
     url = f"http://127.0.0.1:{port}"
     try:
-        print(f"\n{args.articles:,} synthetic articles; {cpu_model()}, {subprocess.getoutput('nproc')} cores; "
+        print(f"\n{files:,} files from {seeds.name}: {len(ids):,} articles; {cpu_model()}, {subprocess.getoutput('nproc')} cores; "
               f"python -m hkcnews.serve on {url}\n")
         day = asyncio.run(run(url, mix, args.clients, args.seconds, (1.0, 3.0), seed=1))
         print(f"Run 1, a busy day: {args.clients} readers pausing 1-3 s, {args.seconds} s\n")
@@ -168,8 +179,8 @@ def main():
         print(f"\npeak: {best:.1f} requests/s with {best_clients} readers; "
               + (f"errors or timeouts from {first_errors} readers" if first_errors else f"no error or timeout up to {args.max_readers} readers"))
     finally:
-        server.terminate()
-        server.wait(10)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,27 @@
 """Measure the bundle against stock Datasette, side by side, in one run.
 
-    python bench/run.py --articles 100000          # synthetic articles (bench/corpus.py)
+    python bench/run.py --files 100000             # files shaped like the backup (make_corpus.py)
     python bench/run.py --seeds ../shared/hkcnews-sample/articles
 
-Builds both databases from the same files, serves each with `datasette
-serve` on a loopback port (the bundle through hkcnews.serve, stock with
-default settings), sends the same requests to both and prints one Markdown
-table: build time and size, median and p95 of each request, the streamed CSV,
-and search exactness against LIKE. Run by hand; nothing here is a test.
+Builds both databases from the same files (the bundle with 2 worker
+processes and with 1), serves the bundle with `python -m hkcnews.serve`,
+stock with `datasette serve` and the same settings (facet_time_limit_ms
+raised so that its facets finish), and the bundle's file once more as
+Datasette's documentation serves a database, `datasette serve news.db -m
+metadata.yml` with default settings; sends the same requests to each, one
+at a time, and prints one Markdown table: build times and size, median and
+p95 of each page, the streamed CSV, and search exactness against LIKE.
+
+A page is timed as computed (each request carries a cookie, so the
+bundle's page cache lets it through) and, for the bundle, again as served
+from memory. Run by hand; nothing here is a test.
 """
 import argparse
 import csv
 import io
 import os
 import random
+import signal
 import socket
 import sqlite3
 import statistics
@@ -30,9 +38,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from corpus import NAMES, write_corpus  # noqa: E402
 from datasette.utils import tilde_encode  # noqa: E402
-from hkcnews.serve import datasette_args, ensure_inspected  # noqa: E402
+from hkcnews.serve import SETTINGS, ensure_inspected  # noqa: E402
+from reconcile import MAKE_CORPUS  # noqa: E402
 from hkcnews.terms import _CJK_RUN, fold, fts_query, visible_text  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -65,9 +73,20 @@ def timed_run(args):
     return time.perf_counter() - start, int(out.stdout.split()[-1]) / 1024
 
 
+def make_corpus(count, folder):
+    """``count`` files shaped like the backup, written once."""
+    if not (folder / ".complete").exists():
+        print(f"writing {count:,} files shaped like the backup to {folder}", file=sys.stderr)
+        subprocess.run([sys.executable, str(MAKE_CORPUS), str(count), str(folder)], check=True)
+        (folder / ".complete").write_text(str(count))
+    return folder
+
+
 @contextmanager
-def serving(args, port):
-    process = subprocess.Popen([str(BIN / "datasette"), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def serving(command, port):
+    """A server on a loopback port, in a process group of its own (its
+    workers are stopped with it)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         for _ in range(600):
             try:
@@ -77,17 +96,25 @@ def serving(args, port):
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(10)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(20)
 
 
-def timings(client, urls):
-    """Median and p95 in ms over the given URLs (one request each, after one warm-up)."""
-    client.get(urls[0])
+# Sent with every timed request: the bundle's page cache passes requests
+# with cookies through (hkcnews/cache.py), so the page is computed.
+COMPUTE = {"bench": "computed"}
+
+
+def timings(client, urls, cached=False):
+    """Median and p95 in ms over the given URLs, one request each, after a
+    warm-up; with ``cached``, each URL is asked once first, then timed."""
+    client.get(urls[0], cookies=COMPUTE)
     times, statuses, timed_out = [], set(), False
     for url in urls:
+        if cached:
+            client.get(url)
         start = time.perf_counter()
-        response = client.get(url)
+        response = client.get(url, cookies=None if cached else COMPUTE)
         times.append((time.perf_counter() - start) * 1000)
         statuses.add(response.status_code)
         timed_out |= "timed out" in response.text or '"facets_timed_out": ["' in response.text
@@ -160,15 +187,21 @@ def exactness(docs, bundle_db, stock_db, queries):
     return bundle_exact / len(queries), stock_exact / len(queries)
 
 
+# Words of the issue's measurements on the backup that the generated files
+# also have, and one in nearly every file.
+NAMED_SEARCHES = ["香港", "港", "林鄭月娥", "的"]
+ENGLISH = ["Reuters", "Biden", "Blinken", "Sullivan", "Johnson", "HSBC", "BioNTech", "Sinovac", "WHO", "Daily"]
+
+
 def request_plan(db_name, docs, row_path, bundle):
     """[(label, [urls])]: the same requests for either system."""
-    rnd = random.Random(11)
     by_length = {n: sample_queries(docs, 20, [n], seed=n) for n in (1, 2, 3, 4)}
-    english = [rnd.choice(NAMES).split()[-1].strip("-0123456789") or "Biden" for _ in range(20)]
+    english = (ENGLISH * 2)[:20]
     base = f"/{db_name}"
     q = lambda s: quote(s)  # noqa: E731
     plan = [
         ("articles table page", [f"{base}/articles"] * 20),
+        *[(f"search {s} ({share(docs, s):.0%} of articles)", [f"{base}/articles?_search={q(s)}"] * 10) for s in NAMED_SEARCHES],
         *[(f"search, {n}-character Chinese", [f"{base}/articles?_search={q(s)}" for s in by_length[n]]) for n in (1, 2, 3, 4)],
         ("search, English word", [f"{base}/articles?_search={q(s)}" for s in english]),
         ("tag facet, all rows", [f"{base}/articles?_facet_array=tags"] * 20),
@@ -180,68 +213,84 @@ def request_plan(db_name, docs, row_path, bundle):
         ("/-/search page", [f"/-/search?q={q(s)}" for s in by_length[2]]),
     ]
     if bundle:
-        # Stock has neither a year column nor canned queries.
+        # Stock has no year column, canned queries or figures table.
         plan.insert(-4, ("year facet", [f"{base}/articles?_facet=year"] * 20))
         plan.insert(-2, ("canned search query", [f"{base}/search?q={q(s)}" for s in by_length[2]]))
+        plan.insert(-2, ("figures table", [f"{base}/figures"] * 20))
+        plan.insert(-2, ("figures search 美聯社", [f"{base}/figures?_search={q('美聯社')}"] * 20))
     return plan
+
+
+def share(docs, word):
+    folded = fold(word)
+    return sum(folded in d for d in docs.values()) / len(docs)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", type=int, default=20000, help="synthetic articles to generate")
-    parser.add_argument("--seeds", type=Path, help="a folder of real articles instead")
+    parser.add_argument("--files", type=int, default=100_000, help="files shaped like the backup to generate")
+    parser.add_argument("--seeds", type=Path, help="a folder of articles instead (real ones, or files made before)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/hkcnews-bench"))
     parser.add_argument("--exactness", type=int, default=200, help="random substrings to check")
     args = parser.parse_args()
 
     work = args.workdir
-    seeds = args.seeds
-    if seeds is None:
-        seeds = work / f"corpus-{args.articles}"
-        if not (seeds / ".complete").exists():
-            print(f"writing {args.articles:,} synthetic articles to {seeds}", file=sys.stderr)
-            write_corpus(args.articles, seeds)
-    (work / "bundle").mkdir(parents=True, exist_ok=True)
-    (work / "stock").mkdir(parents=True, exist_ok=True)
-    bundle_db, stock_db = work / "bundle" / "news.db", work / "stock" / "stock.db"
+    seeds = args.seeds or make_corpus(args.files, work / f"corpus-{args.files}")
+    for folder in ("bundle", "bundle-1", "stock"):
+        (work / folder).mkdir(parents=True, exist_ok=True)
+    bundle_db, one_worker_db, stock_db = work / "bundle" / "news.db", work / "bundle-1" / "news.db", work / "stock" / "stock.db"
     bundle_db.unlink(missing_ok=True)
 
-    build_bundle = [sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(bundle_db), "--skip-invalid"]
+    build = [sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--skip-invalid"]
+    build_bundle = [*build, "--db", str(bundle_db)]
     print("building the bundle", file=sys.stderr)
     bundle_seconds, bundle_rss = timed_run(build_bundle)
     print("building stock", file=sys.stderr)
     stock_seconds, stock_rss = timed_run([sys.executable, str(HERE / "stock.py"), str(seeds), str(stock_db)])
+    print("building the bundle with one worker", file=sys.stderr)
+    one_worker_seconds, _ = timed_run([*build, "--db", str(one_worker_db), "--full", "--workers", "1"])
 
     # One article changed: the rebuild must notice it and only it.
     articles = sorted(seeds.rglob("*.md"))
-    changed = articles[len(articles) // 2]
+    changed = next(p for p in articles[len(articles) // 2:] if "。".encode() in p.read_bytes())
     original = changed.read_bytes()
     try:
         changed.write_bytes(original.replace("。".encode(), "。 ".encode(), 1))
-        # Let the disk finish writing the two builds first: a rebuild comes
-        # long after the last build, not while the page cache still flushes it.
+        # Let the disk finish writing the builds first: a rebuild comes long
+        # after the last build, not while the page cache still flushes it.
         os.sync()
         rebuild_seconds, _ = timed_run(build_bundle)
     finally:
         changed.write_bytes(original)
         timed_run(build_bundle)
 
-    count = sqlite3.connect(bundle_db).execute("select count(*) from articles").fetchone()[0]
+    conn = sqlite3.connect(bundle_db)
+    count, files = (conn.execute(f"select count(*) from {t}").fetchone()[0] for t in ("articles", "captures"))
     docs = folded_documents(bundle_db)
-    bundle_ids = [r[0] for r in sqlite3.connect(bundle_db).execute("select id from articles order by random() limit 20")]
+    bundle_ids = [r[0] for r in conn.execute("select id from articles order by random() limit 20")]
     stock_paths = [tilde_encode(r[0]) for r in sqlite3.connect(stock_db).execute("select path from articles order by random() limit 20")]
 
     ensure_inspected(bundle_db, str(BIN / "datasette"))
+    ensure_inspected(stock_db, str(BIN / "datasette"))
     # A search with thousands of hits, for the streamed CSV.
     common = max(sample_queries(docs, 30, [1], seed=3), key=lambda s: sum(s in d for d in list(docs.values())[:2000]))
+    same_settings = [arg for name, value in {**SETTINGS, "facet_time_limit_ms": "10000"}.items() for arg in ("--setting", name, value)]
+    servers = {
+        "bundle": lambda port: [sys.executable, "-m", "hkcnews.serve", str(bundle_db), "--port", str(port)],
+        "stock": lambda port: [str(BIN / "datasette"), "serve", "-i", str(stock_db), "--inspect-file",
+                               f"{stock_db}.inspect.json", "--port", str(port), *same_settings],
+        "plain": lambda port: [str(BIN / "datasette"), "serve", str(bundle_db), "-m", str(ROOT / "metadata.yml"), "--port", str(port)],
+    }
     results = {}
-    for name, db, rows, bundle in (("bundle", bundle_db, bundle_ids, True), ("stock", stock_db, stock_paths, False)):
+    for name, command in servers.items():
         port = free_port()
-        serve_args = datasette_args(db, port=port) if bundle else ["serve", str(db), "--port", str(port)]
-        plan = request_plan(db.stem, docs, rows, bundle)
-        with serving(serve_args, port) as url, httpx.Client(base_url=url, timeout=60) as client:
+        db = stock_db if name == "stock" else bundle_db
+        plan = request_plan(db.stem, docs, stock_paths if name == "stock" else bundle_ids, name != "stock")
+        with serving(command(port), port) as url, httpx.Client(base_url=url, timeout=60) as client:
             print(f"requests to {name}", file=sys.stderr)
             results[name] = {label: timings(client, urls) for label, urls in plan}
+            if name == "bundle":
+                results["memory"] = {label: timings(client, urls, cached=True) for label, urls in plan}
             results[name]["stream"] = stream_csv(client, f"/{db.stem}/articles.csv?_search={quote(common)}&_stream=on&_size=max")
 
     print("checking exactness", file=sys.stderr)
@@ -250,29 +299,37 @@ def main():
 
     mb = lambda p: p.stat().st_size / 1e6  # noqa: E731
     lines = [
-        f"{count:,} articles from {seeds.name}; {cpu_model()}, {subprocess.getoutput('nproc')} cores, "
+        f"{files:,} files from {seeds.name}: {count:,} articles; {cpu_model()}, {subprocess.getoutput('nproc')} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
         f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}",
         "",
         "| measure | bundle | stock | stock / bundle |",
         "| --- | ---: | ---: | ---: |",
-        f"| build, s | {bundle_seconds:.1f} | {stock_seconds:.1f} | {stock_seconds / bundle_seconds:.2f} |",
-        f"| articles per second | {count / bundle_seconds:,.0f} | {count / stock_seconds:,.0f} | |",
+        f"| build, 2 workers, s | {bundle_seconds:.1f} | {stock_seconds:.1f} | {stock_seconds / bundle_seconds:.2f} |",
+        f"| build, 1 worker, s | {one_worker_seconds:.1f} | | {stock_seconds / one_worker_seconds:.2f} |",
+        f"| files per second, 2 workers | {files / bundle_seconds:,.0f} | {files / stock_seconds:,.0f} | |",
         f"| peak memory of a build process, MB | {bundle_rss:,.0f} | {stock_rss:,.0f} | |",
         f"| database, MB | {mb(bundle_db):,.0f} | {mb(stock_db):,.0f} | {mb(stock_db) / mb(bundle_db):.2f} |",
-        f"| rebuild after one article changed, s | {rebuild_seconds:.1f} | {stock_seconds:.1f} | {stock_seconds / rebuild_seconds:.1f} |",
+        f"| rebuild after one file changed, s | {rebuild_seconds:.1f} | {stock_seconds:.1f} | {stock_seconds / rebuild_seconds:.1f} |",
+        f"| search exactness vs LIKE, {len(queries)} substrings of 1–6 characters | {bundle_exact:.0%} | {stock_exact:.0%} | |",
+        "",
+        "Pages, median / p95 ms, one request at a time: the bundle as `python -m hkcnews.serve` serves it, computed "
+        "and from its page cache; stock with the same settings; the bundle's file under a plain `datasette serve "
+        "news.db -m metadata.yml`.",
+        "",
+        "| page | bundle | bundle, from memory | stock, same settings | stock / bundle | plain `datasette serve` |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
+    flag = lambda r: (" (timed out)" if r["timed_out"] else "") + ("" if r["status"] == {200} else f" (HTTP {sorted(r['status'])})")  # noqa: E731
+    cell = lambda r: f"{r['median']:.0f} / {r['p95']:.0f}{flag(r)}" if r else "n/a"  # noqa: E731
     for label, b in results["bundle"].items():
         if label == "stream":
             continue
         s = results["stock"].get(label)
-        flag = lambda r: (" (timed out)" if r["timed_out"] else "") + ("" if r["status"] == {200} else f" (HTTP {sorted(r['status'])})")  # noqa: E731
-        stock_cell = f"{s['median']:.1f} / {s['p95']:.1f}{flag(s)}" if s else "n/a"
         ratio = f"{s['median'] / b['median']:.1f}" if s else ""
-        lines.append(f"| {label}: median / p95 ms | {b['median']:.1f} / {b['p95']:.1f}{flag(b)} | {stock_cell} | {ratio} |")
+        lines.append(f"| {label} | {cell(b)} | {cell(results['memory'][label])} | {cell(s)} | {ratio} | {cell(results['plain'][label])} |")
     (bf, brows, brate), (sf, srows, srate) = results["bundle"]["stream"], results["stock"]["stream"]
-    lines.append(f"| streamed CSV of a search: first byte ms; rows/s (rows) | {bf:.0f}; {brate:,.0f} ({brows:,}) | {sf:.0f}; {srate:,.0f} ({srows:,}) | |")
-    lines.append(f"| search exactness vs LIKE, {len(queries)} substrings of 1–6 characters | {bundle_exact:.0%} | {stock_exact:.0%} | |")
+    lines.append(f"| streamed CSV of a search: first byte ms; rows/s (rows) | {bf:.0f}; {brate:,.0f} ({brows:,}) | | {sf:.0f}; {srate:,.0f} ({srows:,}) | | |")
     print("\n".join(lines))
 
 

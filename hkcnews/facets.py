@@ -16,7 +16,7 @@ import sqlite3
 import weakref
 
 from datasette.database import QueryInterrupted
-from datasette.facets import ArrayFacet
+from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
 from .terms import TERMS_SCHEME
@@ -36,6 +36,12 @@ def built_by_this_bundle(conn):
 
 
 _BUILT_BY_US = weakref.WeakKeyDictionary()
+_ARTICLE_COUNTS = weakref.WeakKeyDictionary()
+# A search in a third of the articles or more counts tags from the most
+# common down (TagsFacet._common_tag_counts); fewer hits are cheaper to
+# count one by one. Either way the counts are exact.
+BROAD_SHARE = 1 / 3
+COMMON_TAGS_BATCH = 64
 
 
 async def built_by_us(datasette, database):
@@ -47,7 +53,37 @@ async def built_by_us(datasette, database):
     return _BUILT_BY_US[db]
 
 
-class TagsFacet(ArrayFacet):
+async def _article_count(datasette, database):
+    # Asked once per database: only the choice of method depends on it, so
+    # a file changed while served costs speed, never a wrong count.
+    db = datasette.get_database(database)
+    if db not in _ARTICLE_COUNTS:
+        _ARTICLE_COUNTS[db] = (await db.execute(f"select count(*) from {TAGGED_TABLE}")).single_value()
+    return _ARTICLE_COUNTS[db]
+
+
+class NoSuggestions:
+    """Datasette's default settings suggest facets on every table page by
+    running a query per column over the rows shown, the body included: about
+    900 ms of each articles page on 58,000 articles. The archive's useful
+    facets are configured in metadata.yml, and its other columns are unique
+    or free text, so its tables suggest none, however they are served."""
+
+    async def suggest(self):
+        if await built_by_us(self.ds, self.database):
+            return []
+        return await super().suggest()
+
+
+class QuietColumnFacet(NoSuggestions, ColumnFacet):
+    pass
+
+
+class QuietDateFacet(NoSuggestions, DateFacet):
+    pass
+
+
+class TagsFacet(NoSuggestions, ArrayFacet):
     async def facet_results(self):
         configs = self.get_configs()
         ours = [c for c in configs if self._column(c) == TAGS_COLUMN]
@@ -73,13 +109,26 @@ class TagsFacet(ArrayFacet):
 
     async def _tag_counts(self, config):
         facet_size = self.get_facet_size()
-        if _WHERE.search(self.sql):
+        if not _WHERE.search(self.sql):
+            rows = await self._execute(
+                f"""
+                select name as value, article_count as count from tags
+                where article_count > 0
+                order by article_count desc, name
+                limit {facet_size + 1}
+                """,
+                {},
+            )
+        elif await self._broad():
+            rows = await self._common_tag_counts(facet_size + 1)
+        else:
             # Hits first (cross join keeps that order), then their tags by
             # the primary key; the names are joined after counting, so the
             # GROUP BY sorts bare integers. On 100,000 articles and a search
             # with 86,000 hits: 63 ms, where `article_id in (…)` with the
             # names in the grouping took 90 ms.
-            sql = f"""
+            rows = await self._execute(
+                f"""
                 select tags.name as value, counts.count as count
                 from (
                     select article_tags.tag_id, count(*) as count
@@ -90,24 +139,71 @@ class TagsFacet(ArrayFacet):
                 join tags on tags.id = counts.tag_id
                 order by count desc, value
                 limit {facet_size + 1}
-            """
-            params = self.params
-        else:
-            sql = f"""
-                select name as value, article_count as count from tags
-                where article_count > 0
-                order by article_count desc, name
-                limit {facet_size + 1}
-            """
-            params = {}
-        rows = await self.ds.execute(
+                """,
+                self.params,
+            )
+        return self._facet(config, rows[:facet_size], truncated=len(rows) > facet_size)
+
+    async def _execute(self, sql, params):
+        results = await self.ds.execute(
             self.database, sql, params, truncate=False,
             custom_time_limit=self.ds.setting("facet_time_limit_ms"),
         )
+        return [(row["value"], row["count"]) for row in results.rows]
+
+    async def _broad(self):
+        """Whether the rows shown are at least BROAD_SHARE of all articles."""
+        if self.row_count is None:
+            return False
+        return self.row_count >= BROAD_SHARE * await _article_count(self.ds, self.database)
+
+    async def _common_tag_counts(self, wanted):
+        """The ``wanted`` most frequent tags among the hits of a broad search,
+        found by counting the hits of the archive's most common tags first.
+
+        A tag has at most as many hits as articles (tags.article_count), so
+        once the next uncounted tag's article_count is below the count of
+        the wanted-th tag found, no other tag can enter the list. For a
+        search in most articles the list is settled within the first few
+        hundred tags, and the page reads those tags' rows in article_tags
+        instead of every tag row of every hit: on 58,000 articles and a
+        search with 56,000 hits, 85 ms down to about 25 ms. Each tag's rows
+        are read from the (tag_id, article_id) index and looked up in the
+        hits, which SQLite keeps as one temporary index.
+        """
+        counts, offset, batch = [], 0, COMMON_TAGS_BATCH
+        while True:
+            rows = await self._execute(
+                f"""
+                select tags.name as value, count(*) as count
+                from (
+                    select id, name from tags where article_count > 0
+                    order by article_count desc, id limit {batch} offset {offset}
+                ) tags
+                cross join article_tags on article_tags.tag_id = tags.id
+                where +article_tags.article_id in (select id from ({self.sql}))
+                group by tags.id
+                """,
+                self.params,
+            )
+            counts += rows
+            offset += batch
+            batch *= 2
+            bound = await self.ds.execute(
+                self.database,
+                "select article_count from tags where article_count > 0 "
+                f"order by article_count desc, id limit 1 offset {offset}",
+            )
+            counts.sort(key=lambda pair: (-pair[1], pair[0]))
+            settled = len(counts) >= wanted and counts[wanted - 1][1] > (bound.first() or [0])[0]
+            if settled or not bound.rows:
+                return counts[:wanted]
+
+    def _facet(self, config, rows, truncated):
         pairs = self.get_querystring_pairs()
         values = []
-        for row in rows.rows[:facet_size]:
-            value = str(row["value"])
+        for value, count in rows:
+            value = str(value)
             arg = {f"{TAGS_COLUMN}__arraycontains": value}
             selected = (f"{TAGS_COLUMN}__arraycontains", value) in pairs
             toggle = path_with_removed_args(self.request, arg) if selected else path_with_added_args(self.request, arg)
@@ -115,7 +211,7 @@ class TagsFacet(ArrayFacet):
                 {
                     "value": value,
                     "label": value,
-                    "count": row["count"],
+                    "count": count,
                     "toggle_url": self.ds.absolute_url(self.request, toggle),
                     "selected": selected,
                 }
@@ -126,7 +222,7 @@ class TagsFacet(ArrayFacet):
             "results": values,
             "hideable": config["source"] != "metadata",
             "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet_array": TAGS_COLUMN})),
-            "truncated": len(rows.rows) > facet_size,
+            "truncated": truncated,
         }
 
 
@@ -169,3 +265,6 @@ async def search_in_date_order(datasette, database, table, filter_arguments):
         return filter_arguments
     filter_arguments.where_clauses = ["+" + c if c == stock else c for c in filter_arguments.where_clauses]
     return filter_arguments
+
+
+ARCHIVE_FACETS = {ColumnFacet: QuietColumnFacet, DateFacet: QuietDateFacet, ArrayFacet: TagsFacet}

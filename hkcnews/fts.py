@@ -6,7 +6,7 @@ import sys
 from queue import Empty
 
 from .tables import PAGE_SIZE
-from .terms import index_chars, index_terms
+from .terms import index_article, index_terms
 
 # External-content FTS5 tables: the rows hold index terms, the text stays in
 # the content table. Their column names exist in the content table, so
@@ -48,7 +48,7 @@ def article_fts_values(title, text, figures):
     and, identically, to delete."""
     seen_in_figures = [" ".join(filter(None, (f["caption"], f["credit"], f["alt"]))) for f in figures]
     body = "\n".join([text] + seen_in_figures)
-    return index_chars(f"{title or ''}\n{body}"), index_terms(title or ""), index_terms(body)
+    return index_article(title, body)
 
 
 def figure_fts_values(figure):

@@ -6,14 +6,20 @@ runs ``datasette inspect`` once per build (row counts, so no page counts
 a table) and then ``datasette serve`` on the immutable file with the
 settings below; with more than one worker (the default: one per core), the
 same Datasette in N uvicorn worker processes (hkcnews/asgi.py), since one
-process renders pages on one core. ``make serve`` calls this; the
-benchmark serves one process with datasette_args().
+process renders pages on one core. It refuses a file that is not an
+archive, and exits non-zero, the worker's error on stderr, when a worker
+cannot start or stops. ``make serve`` calls this.
 """
 import argparse
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +87,25 @@ def publish_args(db="news.db", wheel="dist/hkcnews_archive-0.1.0-py3-none-any.wh
     ]
 
 
+def not_an_archive(db):
+    """Why ``db`` cannot be served as an archive, or None."""
+    from .facets import built_by_this_bundle
+
+    if not Path(db).is_file():
+        return f"{db}: no such file"
+    try:
+        conn = sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)
+        try:
+            built = built_by_this_bundle(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        return f"{db}: not an SQLite database ({e})"
+    if not built:
+        return f"{db}: not an archive built by this version of build_db.py (python build_db.py --seeds DIR --db {db})"
+    return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("db")
@@ -88,20 +113,24 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: one per core)")
     args = parser.parse_args(argv)
+    problem = not_an_archive(args.db)
+    if problem:
+        print(f"hkcnews.serve: {problem}", file=sys.stderr)
+        return 2
     datasette = str(Path(sys.executable).with_name("datasette"))
     ensure_inspected(args.db, datasette)
     if args.workers <= 1:
         os.execv(datasette, [datasette, *datasette_args(args.db, args.host, args.port)])
     os.environ[DB_VARIABLE] = str(Path(args.db).resolve())
-    serve_in_workers(args.host, args.port, args.workers)
+    try:
+        sock = listening_socket(args.host, args.port)
+    except OSError as e:
+        print(f"hkcnews.serve: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
+        return 1
+    return serve_in_workers(sock, args.host, args.port, args.workers)
 
 
-def serve_in_workers(host, port, workers):
-    """hkcnews/asgi.py in ``workers`` uvicorn processes sharing one socket."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    config = uvicorn.Config("hkcnews.asgi:app", host=host, port=port, workers=workers, lifespan="on")
+def listening_socket(host, port):
     # uvicorn makes its shared socket with protocol 0, so asyncio does not
     # set TCP_NODELAY on the connections it accepts, and a keep-alive client
     # waited 40 ms (Nagle's algorithm against delayed ACKs) for a 7 ms
@@ -111,8 +140,58 @@ def serve_in_workers(host, port, workers):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    return sock
+
+
+def run_worker(sock, host, port):
+    """One worker process: hkcnews/asgi.py under uvicorn on the shared socket."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config("hkcnews.asgi:app", host=host, port=port, lifespan="on"))
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(3)
+
+
+def serve_in_workers(sock, host, port, workers):
+    """hkcnews/asgi.py in ``workers`` processes sharing one socket, until
+    SIGINT or SIGTERM (returns 0) or until a worker stops by itself: then
+    every worker is stopped and the status is 1, with the worker's error
+    already on stderr.
+
+    Written here rather than with uvicorn's --workers supervisor because
+    that one restarts a worker that dies, forever: a worker that could not
+    start (a Datasette the plugin does not support, say) was restarted two
+    or three times a second for as long as anyone let it, and nothing
+    exited or said why.
+    """
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=run_worker, args=(sock, host, port)) for _ in range(workers)]
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    for process in processes:
+        process.start()
+    died = []
+    while not stop.is_set() and not died:
+        multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.5)
+        # Workers that stop on the same Ctrl-C as this process did not die.
+        died = [] if stop.is_set() else [p for p in processes if p.exitcode is not None]
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(10)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+    if died:
+        print(
+            f"hkcnews.serve: a worker process stopped (exit status {died[0].exitcode}); stopped the others",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,6 @@
 """`datasette serve` as a deployment runs it, on a free loopback port."""
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,9 +17,11 @@ def free_port():
 
 class Server:
     """`python -m hkcnews.serve DB` (the command `make serve` runs) on a
-    free loopback port, stopped on exit."""
+    free loopback port, in a process group of its own so that stop() ends
+    its workers too."""
 
     def __init__(self, db):
+        self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(db).with_suffix(".serve.log")
@@ -25,6 +29,7 @@ class Server:
             [sys.executable, "-m", "hkcnews.serve", str(db), "--port", str(self.port)],
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def wait(self, timeout=30):
@@ -40,8 +45,31 @@ class Server:
         raise RuntimeError(f"datasette serve did not answer in {timeout} s: {self.log.read_text()}")
 
     def stop(self):
-        self.process.terminate()
+        """Stop the server and every process of its group, as a deployment's
+        process manager would."""
+        group = self.process.pid
+        _signal_group(group, signal.SIGTERM)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            pass
+        deadline = time.monotonic() + 10
+        while group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_group(group, signal.SIGKILL)
+        self.process.wait()
+
+
+def group_alive(group):
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _signal_group(group, signum):
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        pass

@@ -2,8 +2,10 @@
 import sqlite3
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from hkcnews.terms import fold, fts_query, index_chars, index_terms, query_terms, visible_text
+from hkcnews.terms import fold, fts_query, index_article, index_chars, index_terms, query_terms, visible_text
 
 
 def test_fold_is_simplified_script_and_keeps_length():
@@ -18,6 +20,20 @@ def test_index_terms_are_bigrams_and_the_last_character_of_each_run():
 
 def test_index_chars_are_each_character_once_in_simplified_script():
     assert index_chars("臺灣、台灣 Blinken 香港") == "台 港 湾 香"
+
+
+# Traditional and simplified ideographs, kana, full-width letters, the
+# ideographic space, control characters, Latin and punctuation.
+_TEXT = st.text(st.sampled_from("臺台灣湾香港說说ＣＯ　の・、。\x00\x1f\n ab-9"), max_size=40) | st.none()
+
+
+@given(title=_TEXT, body=_TEXT)
+@example(title=None, body="")
+@example(title="香\x00港", body="港\n台")
+def test_an_article_is_indexed_as_its_parts_are(title, body):
+    # The build's one pass gives what the separate functions give.
+    expected = (index_chars(f"{title or ''}\n{body or ''}"), index_terms(title or ""), index_terms(body or ""))
+    assert index_article(title, body) == expected
 
 
 def test_visible_text_drops_urls_tags_and_link_targets():

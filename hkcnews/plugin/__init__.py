@@ -10,12 +10,12 @@ import weakref
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 from datasette.utils import await_me_maybe
-from datasette.facets import ArrayFacet
 from datasette.filters import FilterArguments
 from markupsafe import Markup
 
 from ..browse import article_page, home_numbers, list_columns, only_columns
-from ..facets import TAGGED_TABLE, TagsFacet, search_in_date_order, built_by_this_bundle, built_by_us, tag_filter_clauses
+from ..cache import PageCache
+from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, built_by_this_bundle, built_by_us, tag_filter_clauses
 from ..pages import tag_url, thumbnail_html
 from ..redirects import capture_redirect
 from ..render import excerpt, safe_marked_html
@@ -159,12 +159,12 @@ def get_metadata(datasette, key, database, table):
 
 @hookimpl(hookwrapper=True)
 def register_facet_classes():
-    # Swap Datasette's array facet for the subclass that answers the tags
-    # column from the tag tables; a wrapper, so the stock class is not left
-    # running beside it.
+    # Swap Datasette's facets for subclasses that suggest nothing on an
+    # archive's tables and answer the tags column from the tag tables; a
+    # wrapper, so the stock classes are not left running beside them.
     outcome = yield
     outcome.force_result(
-        [[TagsFacet if cls is ArrayFacet else cls for cls in classes] for classes in outcome.get_result()]
+        [[ARCHIVE_FACETS.get(cls, cls) for cls in classes] for classes in outcome.get_result()]
     )
 
 
@@ -200,6 +200,11 @@ def filters_from_request(request, database, table, datasette):
         return FilterArguments(clauses, params)
 
     return inner
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return lambda app: PageCache(app, datasette)
 
 
 @hookimpl

@@ -1,0 +1,74 @@
+"""Pages of an immutable archive are kept in memory and served again with
+the same bytes; nothing else is."""
+import pytest
+from datasette.app import Datasette
+
+import hkcnews.cache
+
+from .helpers import METADATA, datasette_for
+
+HIT = "x-hkcnews-cache"
+
+
+@pytest.fixture
+def served(corpus_db):
+    """The archive as hkcnews.serve serves it: immutable."""
+    return Datasette(immutables=[str(corpus_db)], metadata=METADATA)
+
+
+@pytest.mark.parametrize(
+    "path", ["/news/articles?_search=台灣", "/news/articles.json?_facet=author", "/news/articles.csv", "/news/articles/39427", "/news/search?q=天氣"]
+)
+async def test_a_page_asked_again_comes_from_memory_with_the_same_bytes(served, path):
+    first = await served.client.get(path)
+    again = await served.client.get(path)
+    assert first.status_code == again.status_code == 200
+    assert HIT not in first.headers and again.headers[HIT] == "hit"
+    assert again.content == first.content
+    assert again.headers["content-type"] == first.headers["content-type"]
+
+
+async def test_a_different_query_string_is_a_different_page(served):
+    await served.client.get("/news/articles?_search=台灣")
+    other = await served.client.get("/news/articles?_search=天氣")
+    assert HIT not in other.headers
+    assert "天氣" in other.text
+
+
+async def test_pages_of_a_database_that_can_change_are_never_kept(corpus_db):
+    ds = datasette_for(corpus_db)  # datasette serve news.db: mutable
+    await ds.client.get("/news/articles")
+    assert HIT not in (await ds.client.get("/news/articles")).headers
+
+
+async def test_requests_with_cookies_pass_through(served):
+    await served.client.get("/news/articles")
+    response = await served.client.get("/news/articles", cookies={"ds_actor": "x"})
+    assert response.status_code == 200 and HIT not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/news/no_such_table", "/news/articles/1", "/news.json?sql=select+nonsense"])
+async def test_errors_and_redirects_are_not_kept(served, path):
+    first = await served.client.get(path)
+    again = await served.client.get(path)
+    assert first.status_code != 200 and again.status_code == first.status_code
+    assert HIT not in again.headers
+
+
+async def test_a_page_longer_than_the_limit_passes_through_whole(served, monkeypatch):
+    monkeypatch.setattr(hkcnews.cache, "MAX_PAGE_BYTES", 1000)
+    first = await served.client.get("/news/articles.csv?_stream=on&_size=max")
+    again = await served.client.get("/news/articles.csv?_stream=on&_size=max")
+    assert len(first.content) > 1000 and again.content == first.content
+    assert HIT not in again.headers
+
+
+async def test_the_least_recently_used_page_goes_first(served, corpus_db, monkeypatch):
+    pages = ["/news/articles/39427", "/news/articles/50001", "/news/articles/50002"]
+    sizes = [len((await served.client.get(p)).content) for p in pages]
+    # Room for the last two pages, not for all three.
+    monkeypatch.setattr(hkcnews.cache, "MAX_BYTES", sum(sizes) - 1)
+    ds = Datasette(immutables=[str(corpus_db)], metadata=METADATA)
+    for page in pages:
+        await ds.client.get(page)
+    assert [HIT in (await ds.client.get(p)).headers for p in reversed(pages)] == [True, True, False]
