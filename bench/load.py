@@ -41,9 +41,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from run import cpu_model, free_port, make_corpus  # noqa: E402
 
-# The issue's searches on the backup (香港 in 59% of its files, 港, 林鄭月娥,
-# an English word), the commonest character, and other popular words.
-SEARCH_WORDS = ["香港", "港", "林鄭月娥", "Reuters", "的", "政府", "立法會", "記者", "警察", "選舉", "中國", "Biden"]
+# The searches measured on the backup: 香港 (in 59% of its files), 港,
+# 林鄭月娥, an English word (police there; Reuters, in half of these files,
+# here) and 國安法, with the tag facet. The generated files have their own
+# word frequencies (香港 is in 14% of them), so 的, in nearly all of them,
+# stands in for the backup's broadest searches.
+SEARCH_WORDS = ["香港", "港", "林鄭月娥", "Reuters", "的"]
+FACETED_WORD = "國安法"
 TIMEOUT = 10.0
 
 
@@ -53,7 +57,7 @@ def request_mix(ids, tags):
     return [
         ("articles table", 3, lambda rng: "/news/articles"),
         ("search", 4, lambda rng: f"/news/articles?_search={word(rng)}"),
-        ("search with the tag facet", 1, lambda rng: f"/news/articles?_search={word(rng)}&_facet_array=tags"),
+        ("search with the tag facet", 1, lambda rng: f"/news/articles?_search={quote(FACETED_WORD)}&_facet_array=tags"),
         ("articles with a tag", 2, lambda rng: f"/news/articles?tags__arraycontains={quote(rng.choice(tags))}"),
         ("tag and category facets", 1, lambda rng: rng.choice(["/news/articles?_facet_array=tags", "/news/articles?_facet=category"])),
         ("article page", 6, lambda rng: f"/news/articles/{rng.choice(ids)}"),
@@ -67,6 +71,8 @@ def request_mix(ids, tags):
 class Tally:
     def __init__(self):
         self.times, self.errors, self.by_kind = [], [], {}
+        self.began = time.monotonic()
+        self.later = []  # times of the requests sent after the first 10 s
 
     def add(self, kind, seconds, error=None):
         if error:
@@ -74,6 +80,8 @@ class Tally:
         else:
             self.times.append(seconds)
             self.by_kind.setdefault(kind, []).append(seconds)
+            if time.monotonic() - seconds - self.began >= 10:
+                self.later.append(seconds)
 
     def percentile(self, p, times=None):
         times = sorted(self.times if times is None else times)
@@ -161,6 +169,10 @@ def main():
             print(f"| {kind} | {len(times)} | {statistics.median(times) * 1000:.0f} | {day.percentile(0.99, times):.0f} |")
         if day.errors:
             print("\nerrors:", sorted(set(day.errors))[:10])
+        # Every reader arrives in the first second, when no page is in the
+        # servers' page caches yet; later, popular pages come from memory.
+        print(f"\nAfter the first 10 s: {len(day.later):,} requests, median {day.percentile(0.5, day.later):.0f} ms, "
+              f"p95 {day.percentile(0.95, day.later):.0f} ms, p99 {day.percentile(0.99, day.later):.0f} ms")
 
         print(f"\nRun 2, saturation: readers without pauses, {args.level_seconds} s per level\n")
         print("| readers | requests/s | median ms | p99 ms | errors |\n| ---: | ---: | ---: | ---: | ---: |")

@@ -18,9 +18,10 @@ from datasette.utils import tilde_decode
 
 from .facets import built_by_us
 
-# Per server process; a page of 50 articles is about 100 KB.
-MAX_BYTES = 64 * 1024**2
-MAX_PAGE_BYTES = 2 * 1024**2
+# Per server process. A page of 50 articles is about 100 KB; a CSV of a
+# search's first 1,000 articles, bodies included, 2.5-3.5 MB.
+MAX_BYTES = 128 * 1024**2
+MAX_PAGE_BYTES = 4 * 1024**2
 CACHE_HEADER = (b"x-hkcnews-cache", b"hit")
 
 
