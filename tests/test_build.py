@@ -112,6 +112,23 @@ def test_two_builds_of_the_same_input_give_the_same_rows(tmp_path):
     assert dump(tmp_path / "one.db") == dump(tmp_path / "two.db")
 
 
+@pytest.mark.parametrize("workers", ["0", "-1"])
+def test_workers_must_be_one_or_more(tmp_path, workers):
+    result = run_build("--seeds", ROOT / "seeds", "--db", tmp_path / "news.db", "--workers", workers)
+    assert result.returncode == 2
+    assert f"--workers {workers}: must be 1 or more" in result.stderr
+    assert not (tmp_path / "news.db").exists()
+
+
+def test_one_worker_builds_what_the_default_builds(tmp_path):
+    from .helpers import CORPUS
+
+    folder = seeds_with(tmp_path, CORPUS)
+    assert run_build("--seeds", folder, "--db", tmp_path / "one.db", "--workers", "1").returncode == 0
+    assert run_build("--seeds", folder, "--db", tmp_path / "default.db").returncode == 0
+    assert dump(tmp_path / "one.db") == dump(tmp_path / "default.db")
+
+
 def test_rebuild_removes_what_a_killed_build_left_behind(tmp_path, old_db):
     stale = tmp_path / ".news.db.building-999999999"
     stale.write_bytes(b"half a database")

@@ -1,6 +1,8 @@
 """A public instance as `python -m hkcnews.serve` runs it: every setting in
 hkcnews/serve.py in force, and rebuilds that never break a page."""
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -139,17 +141,33 @@ def test_rebuilding_while_serving_never_breaks_a_page(tmp_path):
         server.stop()
 
 
-def serve_command(db, port):
-    return [sys.executable, "-m", "hkcnews.serve", str(db), "--port", str(port)]
+def serve_until_it_exits(db, port, timeout=120):
+    """`python -m hkcnews.serve` expected to stop by itself: (exit status,
+    stderr). Its process group is killed afterwards whatever happened, so a
+    server that wrongly keeps running does not outlive the test."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hkcnews.serve", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+        return process.returncode, stderr
+    finally:
+        if group_alive(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def test_stopping_the_server_stops_every_worker(tmp_path):
     db = tmp_path / "news.db"
     build(seeds_with(tmp_path, CORPUS), db)
     server = Server(db).wait()
-    workers = [int(pid) for pid in Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()]
+    try:
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text()
+        workers = [int(pid) for pid in children.split()]
+    finally:
+        server.stop()
     assert len(workers) >= 2
-    server.stop()
     assert not group_alive(server.process.pid)
     assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []
 
@@ -157,15 +175,15 @@ def test_stopping_the_server_stops_every_worker(tmp_path):
 def test_serve_refuses_a_file_that_is_not_an_archive(tmp_path):
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("create table t (x)")
-    result = subprocess.run(serve_command(other, free_port()), capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert f"{other}: not an archive built by this version of build_db.py" in result.stderr
+    status, stderr = serve_until_it_exits(other, free_port())
+    assert status == 2
+    assert f"{other}: not an archive built by this version of build_db.py" in stderr
 
 
 def test_serve_says_when_the_port_is_taken(served):
-    result = subprocess.run(serve_command(served.db, served.port), capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{served.port}" in result.stderr
+    status, stderr = serve_until_it_exits(served.db, served.port)
+    assert status == 1
+    assert f"cannot listen on 127.0.0.1:{served.port}" in stderr
 
 
 def test_serve_stops_with_the_error_when_a_worker_cannot_start(tmp_path):
@@ -173,7 +191,7 @@ def test_serve_stops_with_the_error_when_a_worker_cannot_start(tmp_path):
     build(seeds_with(tmp_path, CORPUS), db)
     # Row counts that are not JSON: every worker fails as it loads the app.
     inspect_file(db).write_text("{not json")
-    result = subprocess.run(serve_command(db, free_port()), capture_output=True, text=True, timeout=120, start_new_session=True)
-    assert result.returncode == 1
-    assert "json.decoder.JSONDecodeError" in result.stderr
-    assert "a worker process stopped (exit status 1); stopped the others" in result.stderr
+    status, stderr = serve_until_it_exits(db, free_port())
+    assert status == 1
+    assert "json.decoder.JSONDecodeError" in stderr
+    assert "a worker process stopped (exit status 1); stopped the others" in stderr
