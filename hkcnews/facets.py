@@ -41,7 +41,8 @@ _ARTICLE_COUNTS = weakref.WeakKeyDictionary()
 # common down (TagsFacet._common_tag_counts); fewer hits are cheaper to
 # count one by one. Either way the counts are exact.
 BROAD_SHARE = 1 / 3
-COMMON_TAGS_BATCH = 64
+COMMON_TAGS_BATCH = 32  # tags counted in the first round at least
+FIRST_ROUND_MARGIN = 0.8
 
 
 async def built_by_us(datasette, database):
@@ -120,7 +121,7 @@ class TagsFacet(NoSuggestions, ArrayFacet):
                 {},
             )
         elif await self._broad():
-            rows = await self._common_tag_counts(facet_size + 1)
+            rows = await self._common_tag_counts(facet_size + 1, self.row_count / await _article_count(self.ds, self.database))
         else:
             # Hits first (cross join keeps that order), then their tags by
             # the primary key; the names are joined after counting, so the
@@ -157,7 +158,7 @@ class TagsFacet(NoSuggestions, ArrayFacet):
             return False
         return self.row_count >= BROAD_SHARE * await _article_count(self.ds, self.database)
 
-    async def _common_tag_counts(self, wanted):
+    async def _common_tag_counts(self, wanted, share):
         """The ``wanted`` most frequent tags among the hits of a broad search,
         found by counting the hits of the archive's most common tags first.
 
@@ -170,8 +171,20 @@ class TagsFacet(NoSuggestions, ArrayFacet):
         search with 56,000 hits, 85 ms down to about 25 ms. Each tag's rows
         are read from the (tag_id, article_id) index and looked up in the
         hits, which SQLite keeps as one temporary index.
+
+        Each round costs the hits' temporary index again, so the first
+        round takes every tag likely to be needed: those with at least
+        ``share`` (the hits' share of all articles) of the article_count of
+        the wanted-th tag, less a margin for tags the hits favour less.
         """
-        counts, offset, batch = [], 0, COMMON_TAGS_BATCH
+        estimate = await self.ds.execute(
+            self.database,
+            "select count(*) from tags where article_count >= :margin * :share * coalesce("
+            "(select article_count from tags order by article_count desc limit 1 offset :wanted - 1), 0)",
+            {"margin": FIRST_ROUND_MARGIN, "share": share, "wanted": wanted},
+        )
+        counts, offset = [], 0
+        batch = max(COMMON_TAGS_BATCH, estimate.single_value())
         while True:
             rows = await self._execute(
                 f"""
