@@ -1,5 +1,6 @@
 """What keeps the articles table page fast on the whole archive, with
-Datasette's own URLs: a tag facet, a tag filter and broad searches.
+Datasette's own URLs: a tag facet, a tag filter, broad searches, and no
+suggested facets on the archive's tables.
 
 Datasette's array facet counts ``select distinct j.value, inner.*`` over
 json_each of every row, which drags each row's whole body through the
@@ -168,7 +169,7 @@ class TagsFacet(NoSuggestions, ArrayFacet):
         search in most articles the list is settled within the first few
         hundred tags, and the page reads those tags' rows in article_tags
         instead of every tag row of every hit: on 58,000 articles and a
-        search with 56,000 hits, 85 ms down to about 25 ms. Each tag's rows
+        search with 56,000 hits, 105 ms down to 53 ms. Each tag's rows
         are read from the (tag_id, article_id) index and looked up in the
         hits, which SQLite keeps as one temporary index.
 
@@ -239,6 +240,10 @@ class TagsFacet(NoSuggestions, ArrayFacet):
         }
 
 
+# What the plugin registers in place of Datasette's own facet classes.
+ARCHIVE_FACETS = {ColumnFacet: QuietColumnFacet, DateFacet: QuietDateFacet, ArrayFacet: TagsFacet}
+
+
 def tag_filter_clauses(request_args):
     """An indexed twin for every ?tags__arraycontains= filter. Datasette's
     own clause runs json_each on every row; ANDed with this one, SQLite
@@ -279,5 +284,3 @@ async def search_in_date_order(datasette, database, table, filter_arguments):
     filter_arguments.where_clauses = ["+" + c if c == stock else c for c in filter_arguments.where_clauses]
     return filter_arguments
 
-
-ARCHIVE_FACETS = {ColumnFacet: QuietColumnFacet, DateFacet: QuietDateFacet, ArrayFacet: TagsFacet}
