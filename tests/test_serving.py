@@ -86,6 +86,17 @@ def test_pages_can_be_cached(served):
     assert headers["Cache-Control"] == f"max-age={SETTINGS['default_cache_ttl']}"
 
 
+def test_a_page_asked_again_comes_from_memory(served):
+    path, params = "/news/articles", {"_search": "台灣", "_facet": "author"}
+    _, first_headers, first = get(served, path, **params)
+    # Two worker processes, each with its own cache: each computes the page
+    # once at most, so at most one of these is computed.
+    answers = [get(served, path, **params) for _ in range(6)]
+    assert "X-Hkcnews-Cache" not in first_headers
+    assert sum(headers.get("X-Hkcnews-Cache") == "hit" for _, headers, _ in answers) >= 5
+    assert {body for _, _, body in answers} == {first}
+
+
 def test_full_csv_streams(served):
     status, headers, body = get(served, "/news/articles.csv", _stream="on", _size="max")
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
