@@ -34,7 +34,6 @@ class PageCache:
     def __init__(self, app, datasette):
         self.app = app
         self.datasette = datasette
-        self.max_bytes = MAX_BYTES
         self.pages = OrderedDict()
         self.size = 0
 
@@ -71,7 +70,7 @@ class PageCache:
             return
         self.pages[key] = (start["status"], headers, body)
         self.size += len(body)
-        while self.size > self.max_bytes:
+        while self.size > MAX_BYTES:
             _, (_, _, evicted) = self.pages.popitem(last=False)
             self.size -= len(evicted)
 
