@@ -93,8 +93,12 @@ def test_a_page_asked_again_comes_from_memory(served):
     # once at most, so at most one of these is computed.
     answers = [get(served, path, **params) for _ in range(6)]
     assert "X-Hkcnews-Cache" not in first_headers
-    assert sum(headers.get("X-Hkcnews-Cache") == "hit" for _, headers, _ in answers) >= 5
-    assert {body for _, _, body in answers} == {first}
+    hits = [body for _, headers, body in answers if headers.get("X-Hkcnews-Cache") == "hit"]
+    computed = {first} | {body for _, headers, body in answers if headers.get("X-Hkcnews-Cache") != "hit"}
+    assert len(hits) >= 5
+    # A kept page is the bytes its process computed (a page says how long its
+    # queries took, so two computations may differ in that).
+    assert set(hits) <= computed and len(computed) <= 2
 
 
 def test_full_csv_streams(served):
