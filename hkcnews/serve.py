@@ -37,9 +37,10 @@ SETTINGS = {
     # Arbitrary SQL stays open to everyone but stops after a second.
     "sql_time_limit_ms": "1000",
     "max_returned_rows": "1000",
-    # Full CSV exports stream, up to 100 MB each.
+    # Full CSV exports stream every row: the whole articles table is one
+    # download (hkcnews/downloads.py breaks off one that ends early).
     "allow_csv_stream": "on",
-    "max_csv_mb": "100",
+    "max_csv_mb": "0",
     # The file never changes while served: let browsers and proxies keep pages.
     "default_cache_ttl": "3600",
 }

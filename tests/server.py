@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def free_port():
     with socket.socket() as s:
@@ -18,15 +20,22 @@ def free_port():
 class Server:
     """`python -m hkcnews.serve DB` (the command `make serve` runs) on a
     free loopback port, in a process group of its own so that stop() ends
-    its workers too."""
+    its workers too. With ``plain``, `datasette serve DB -m metadata.yml`
+    and those extra arguments instead, as Datasette's documentation serves
+    a database."""
 
-    def __init__(self, db):
+    def __init__(self, db, plain=None):
         self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(db).with_suffix(".serve.log")
+        if plain is None:
+            command = [sys.executable, "-m", "hkcnews.serve", str(db)]
+        else:
+            datasette = Path(sys.executable).with_name("datasette")
+            command = [str(datasette), "serve", str(db), "-m", str(ROOT / "metadata.yml"), *plain]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hkcnews.serve", str(db), "--port", str(self.port)],
+            [*command, "--port", str(self.port)],
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,

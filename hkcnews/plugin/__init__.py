@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from ..browse import article_page, home_numbers, list_columns, only_columns
 from ..cache import PageCache
+from ..downloads import CompleteCsv
 from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, built_by_this_bundle, built_by_us, tag_filter_clauses
 from ..pages import tag_url, thumbnail_html
 from ..redirects import capture_redirect
@@ -204,7 +205,8 @@ def filters_from_request(request, database, table, datasette):
 
 @hookimpl
 def asgi_wrapper(datasette):
-    return lambda app: PageCache(app, datasette)
+    # A page is kept only once it is complete, so the cache wraps the check.
+    return lambda app: PageCache(CompleteCsv(app, datasette), datasette)
 
 
 @hookimpl

@@ -1,0 +1,92 @@
+"""A CSV download of an archive holds every row, or fails where a person
+and a script see it: a broken transfer, never a 200 that ends with an
+error message in place of the rows it lost."""
+import csv
+import http.client
+import io
+import sqlite3
+import urllib.request
+
+import pytest
+import sqlite_utils
+from datasette.app import Datasette
+
+from build_db import build
+from hkcnews.downloads import IncompleteDownload
+from hkcnews.serve import SETTINGS
+
+from .helpers import METADATA, article_md, seeds_with
+from .server import Server
+
+LONG = 40
+
+
+@pytest.fixture(scope="module")
+def long_db(tmp_path_factory):
+    """40 articles of about 60 KB each: a CSV of them all is over 2 MB."""
+    folder = tmp_path_factory.mktemp("long")
+    files = {
+        f"l/{90000 + n}.md": article_md(90000 + n, f"長文第{n}篇", f"第{n}篇的內文。" * 6000, slug=str(n)) for n in range(LONG)
+    }
+    build(seeds_with(folder, files), folder / "news.db")
+    return folder / "news.db"
+
+
+def article_ids(text):
+    return sorted(int(row["id"]) for row in csv.DictReader(io.StringIO(text)) if int(row["id"]) >= 90000)
+
+
+async def test_a_csv_over_the_size_limit_breaks_off(long_db):
+    ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_csv_mb": 1})
+    with pytest.raises(IncompleteDownload, match="CSV contains more than 1048576 bytes"):
+        await ds.client.get("/news/articles.csv", params={"_stream": "on", "_size": "max"})
+
+
+async def test_a_csv_within_the_limit_holds_every_row(long_db):
+    ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_csv_mb": 100})
+    response = await ds.client.get("/news/articles.csv", params={"_stream": "on", "_size": "max"})
+    assert response.status_code == 200
+    assert article_ids(response.text) == list(range(90000, 90000 + LONG))
+
+
+def test_served_archive_streams_the_whole_table(long_db):
+    # hkcnews.serve sets no size limit on CSV.
+    assert SETTINGS["max_csv_mb"] == "0"
+    server = Server(long_db).wait()
+    try:
+        with urllib.request.urlopen(f"{server.url}/news/articles.csv?_stream=on&_size=max", timeout=60) as response:
+            assert response.status == 200
+            assert article_ids(response.read().decode("utf-8")) == list(range(90000, 90000 + LONG))
+    finally:
+        server.stop()
+
+
+def test_under_a_plain_datasette_serve_a_cut_download_is_an_incomplete_transfer(long_db):
+    server = Server(long_db, plain=["--setting", "max_csv_mb", "1"]).wait()
+    try:
+        with urllib.request.urlopen(f"{server.url}/news/articles.csv?_stream=on&_size=max", timeout=60) as response:
+            assert response.status == 200
+            with pytest.raises(http.client.IncompleteRead):
+                response.read()
+    finally:
+        server.stop()
+
+
+async def test_other_databases_keep_datasettes_own_csv(tmp_path):
+    db = sqlite_utils.Database(tmp_path / "other.db")
+    db["things"].insert_all({"id": i, "text": "x" * 50_000} for i in range(40))
+    ds = Datasette([str(tmp_path / "other.db")], settings={"max_csv_mb": 1})
+    response = await ds.client.get("/other/things.csv", params={"_stream": "on", "_size": "max"})
+    assert response.status_code == 200
+    assert response.text.endswith("CSV contains more than 1048576 bytes")
+
+
+async def test_an_error_page_for_a_csv_url_is_left_alone(long_db):
+    ds = Datasette([str(long_db)], metadata=METADATA)
+    response = await ds.client.get("/news/no_such_table.csv")
+    assert response.status_code == 404
+
+
+def test_sqlite_file_unchanged(long_db):
+    # The download checks never write: the archive is still what the build made.
+    assert sqlite3.connect(long_db).execute("select count(*) from articles where id >= 90000").fetchone() == (LONG,)
