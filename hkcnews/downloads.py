@@ -62,10 +62,12 @@ class CompleteCsv:
     async def _archive_csv(self, scope):
         if scope["type"] != "http" or scope["method"] != "GET":
             return False
-        segments = scope["path"].split("/")
-        if not scope["path"].endswith(".csv") or len(segments) < 3 or b"_trace=" in scope.get("query_string", b""):
+        path = scope["path"]
+        if not path.endswith(".csv") or b"_trace=" in scope.get("query_string", b""):
             return False
-        name = tilde_decode(segments[1])
+        # /news/articles.csv, /news/search.csv (a canned query), /news.csv?sql=
+        first = path[1:].split("/")[0]
+        name = tilde_decode(first[: -len(".csv")] if first == path[1:] else first)
         return name in self.datasette.databases and await built_by_us(self.datasette, name)
 
 

@@ -36,10 +36,14 @@ def article_ids(text):
     return sorted(int(row["id"]) for row in csv.DictReader(io.StringIO(text)) if int(row["id"]) >= 90000)
 
 
-async def test_a_csv_over_the_size_limit_breaks_off(long_db):
+@pytest.mark.parametrize(
+    "path, params",
+    [("/news/articles.csv", {"_stream": "on", "_size": "max"}), ("/news.csv", {"sql": "select id, body from articles"})],
+)
+async def test_a_csv_over_the_size_limit_breaks_off(long_db, path, params):
     ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_csv_mb": 1})
     with pytest.raises(IncompleteDownload, match="CSV contains more than 1048576 bytes"):
-        await ds.client.get("/news/articles.csv", params={"_stream": "on", "_size": "max"})
+        await ds.client.get(path, params=params)
 
 
 async def test_a_csv_within_the_limit_holds_every_row(long_db):
@@ -79,6 +83,17 @@ async def test_other_databases_keep_datasettes_own_csv(tmp_path):
     response = await ds.client.get("/other/things.csv", params={"_stream": "on", "_size": "max"})
     assert response.status_code == 200
     assert response.text.endswith("CSV contains more than 1048576 bytes")
+
+
+@pytest.mark.parametrize(
+    "path, params",
+    [("/news.csv", {"sql": "select id from articles where id >= 90000 order by id"}), ("/news/articles.csv", {"_size": "max"})],
+)
+async def test_complete_csv_of_a_query_or_a_page_is_untouched(long_db, path, params):
+    ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_csv_mb": 100})
+    response = await ds.client.get(path, params=params)
+    assert response.status_code == 200
+    assert article_ids(response.text) == list(range(90000, 90000 + LONG))
 
 
 async def test_an_error_page_for_a_csv_url_is_left_alone(long_db):
