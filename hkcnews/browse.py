@@ -73,6 +73,14 @@ async def article_page(datasette, database, article_id):
     }
 
 
+def _download(datasette, db):
+    """The database file's download link and size in MB, where Datasette
+    offers it (an immutable file, allow_download on), or None."""
+    if db.is_mutable or db.is_memory or not datasette.setting("allow_download"):
+        return None
+    return {"url": f"{datasette.urls.database(db.name)}.db", "mb": db.size / 1e6}
+
+
 async def home_numbers(datasette, database):
     """Counts, date range and articles per month of one archive database."""
     db = datasette.get_database(database)
@@ -95,6 +103,7 @@ async def home_numbers(datasette, database):
         "last": last,
         "chart": Markup(month_chart_svg([(r["month"], r["n"]) for r in months])),
         "feed_url": f"{datasette.urls.database(database)}/feed.atom",
+        "download": _download(datasette, db),
     }
     if not db.is_mutable:
         _HOME_CACHE[db] = numbers

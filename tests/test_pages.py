@@ -166,6 +166,21 @@ async def test_home_page_says_what_the_archive_holds(archive):
     assert re.findall(r'<rect class="month" data-month="([\d-]+)"', html) == ["2020-01", "2021-03", "2021-06", "2021-07", "2021-10"]
 
 
+async def test_home_page_links_to_the_database_file_with_its_size(archive_db):
+    served = Datasette(immutables=[str(archive_db)], metadata=METADATA)  # as hkcnews.serve serves it
+    html = await html_of(served, "/")
+    mb = archive_db.stat().st_size / 1e6
+    assert f'<a class="hkc-download" href="/archive.db">Download the database</a>\n    (SQLite, {mb:,.1f} MB).' in html
+    download = await served.client.get("/archive.db")
+    assert download.status_code == 200 and download.content == archive_db.read_bytes()
+
+
+async def test_no_download_link_where_datasette_offers_none(archive):
+    # A mutable file (plain `datasette serve`): Datasette refuses to send it.
+    assert "hkc-download" not in await html_of(archive, "/")
+    assert (await archive.client.get("/archive.db")).status_code == 403
+
+
 async def test_atom_feed_of_the_newest_articles(archive):
     response = await archive.client.get("/archive/feed.atom")
     assert response.status_code == 200
