@@ -14,9 +14,7 @@ whether that file is immutable.
 """
 from collections import OrderedDict
 
-from datasette.utils import tilde_decode
-
-from .facets import built_by_us
+from .facets import archive_in_path
 
 # Per server process. A page of 50 articles is about 100 KB; a CSV of a
 # search's first 1,000 articles, bodies included, 2.5-3.5 MB.
@@ -79,7 +77,5 @@ class PageCache:
             return False
         if any(name in (b"cookie", b"authorization") for name, _ in scope.get("headers", [])):
             return False
-        name = scope["path"].split("/")[1]
-        name = tilde_decode(name.split(".")[0]) if name else ""
-        db = self.datasette.databases.get(name)
-        return db is not None and not db.is_mutable and await built_by_us(self.datasette, name)
+        db = await archive_in_path(self.datasette, scope["path"])
+        return db is not None and not db.is_mutable

@@ -14,9 +14,7 @@ shows as a failed download.
 Written here because no Datasette setting or hook turns that line into an
 error; it applies only to databases build_db.py made.
 """
-from datasette.utils import tilde_decode
-
-from .facets import built_by_us
+from .facets import archive_in_path
 
 
 class IncompleteDownload(Exception):
@@ -62,13 +60,10 @@ class CompleteCsv:
     async def _archive_csv(self, scope):
         if scope["type"] != "http" or scope["method"] != "GET":
             return False
-        path = scope["path"]
-        if not path.endswith(".csv") or b"_trace=" in scope.get("query_string", b""):
-            return False
         # /news/articles.csv, /news/search.csv (a canned query), /news.csv?sql=
-        first = path[1:].split("/")[0]
-        name = tilde_decode(first[: -len(".csv")] if first == path[1:] else first)
-        return name in self.datasette.databases and await built_by_us(self.datasette, name)
+        if not scope["path"].endswith(".csv") or b"_trace=" in scope.get("query_string", b""):
+            return False
+        return await archive_in_path(self.datasette, scope["path"]) is not None
 
 
 def _cut_short(piece):

@@ -18,7 +18,7 @@ import weakref
 
 from datasette.database import QueryInterrupted
 from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
-from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
+from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args, tilde_decode
 
 from .terms import TERMS_SCHEME
 
@@ -53,6 +53,15 @@ async def built_by_us(datasette, database):
     if db not in _BUILT_BY_US:
         _BUILT_BY_US[db] = await db.execute_fn(built_by_this_bundle)
     return _BUILT_BY_US[db]
+
+
+async def archive_in_path(datasette, path):
+    """The database an ASGI path reads (/news/articles, /news.csv?sql=…,
+    /news.db), if build_db.py made it; else None."""
+    database = tilde_decode(path.lstrip("/").split("/")[0].split(".")[0])
+    if database in datasette.databases and await built_by_us(datasette, database):
+        return datasette.databases[database]
+    return None
 
 
 async def _article_count(datasette, database):
