@@ -130,8 +130,8 @@ class TagsFacet(NoSuggestions, ArrayFacet):
                 """,
                 {},
             )
-        elif await self._broad():
-            rows = await self._common_tag_counts(facet_size + 1, self.row_count / await _article_count(self.ds, self.database))
+        elif (share := await self._share()) >= BROAD_SHARE:
+            rows = await self._common_tag_counts(facet_size + 1, share)
         else:
             # Hits first (cross join keeps that order), then their tags by
             # the primary key; the names are joined after counting, so the
@@ -162,11 +162,11 @@ class TagsFacet(NoSuggestions, ArrayFacet):
         )
         return [(row["value"], row["count"]) for row in results.rows]
 
-    async def _broad(self):
-        """Whether the rows shown are at least BROAD_SHARE of all articles."""
+    async def _share(self):
+        """The rows shown as a share of all articles (0 when not counted)."""
         if self.row_count is None:
-            return False
-        return self.row_count >= BROAD_SHARE * await _article_count(self.ds, self.database)
+            return 0
+        return self.row_count / max(1, await _article_count(self.ds, self.database))
 
     async def _common_tag_counts(self, wanted, share):
         """The ``wanted`` most frequent tags among the hits of a broad search,
