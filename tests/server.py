@@ -57,7 +57,7 @@ class Server:
         """Stop the server and every process of its group, as a deployment's
         process manager would."""
         group = self.process.pid
-        _signal_group(group, signal.SIGTERM)
+        signal_group(group, signal.SIGTERM)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
@@ -65,7 +65,7 @@ class Server:
         deadline = time.monotonic() + 10
         while group_alive(group) and time.monotonic() < deadline:
             time.sleep(0.1)
-        _signal_group(group, signal.SIGKILL)
+        signal_group(group, signal.SIGKILL)
         self.process.wait()
 
 
@@ -77,7 +77,8 @@ def group_alive(group):
     return True
 
 
-def _signal_group(group, signum):
+def signal_group(group, signum):
+    """Send ``signum`` to every process of ``group``, if any is left."""
     try:
         os.killpg(group, signum)
     except ProcessLookupError:

@@ -1,7 +1,6 @@
 """A public instance as `python -m hkcnews.serve` runs it: every setting in
 hkcnews/serve.py in force, and rebuilds that never break a page."""
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +17,7 @@ from build_db import build
 from hkcnews.serve import SETTINGS, inspect_file
 
 from .helpers import CORPUS, ROOT, article_md, seeds_with, write_articles
-from .server import Server, free_port, group_alive
+from .server import Server, free_port, group_alive, signal_group
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +167,7 @@ def serve_until_it_exits(db, port, timeout=120):
         _, stderr = process.communicate(timeout=timeout)
         return process.returncode, stderr
     finally:
-        if group_alive(process.pid):
-            os.killpg(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         process.wait()
 
 
