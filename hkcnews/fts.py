@@ -3,7 +3,8 @@ process that builds the index of a fresh build beside the writer."""
 import os
 import sqlite3
 import sys
-from queue import Empty
+import threading
+import time
 
 from .tables import PAGE_SIZE
 from .terms import index_article, index_terms
@@ -61,6 +62,7 @@ def fts_writer(path, queue):
     in a process of its own: indexing every character pair of the archive
     takes as long as everything else the writer does, and the machine has
     a core for it. The writer copies the finished index in at the end."""
+    exit_with_parent()
     try:
         _write_fts(path, queue)
     except (sqlite3.Error, OSError) as e:
@@ -68,6 +70,22 @@ def fts_writer(path, queue):
         # status, stops and says so.
         print(f"error: writing the full-text index failed: {e}", file=sys.stderr)
         os._exit(1)
+
+
+def exit_with_parent():
+    """End this process as soon as the build that started it is gone. A
+    build killed while it sends a batch leaves half a message in the pipe,
+    and reading the rest would wait forever: this process holds the pipe's
+    other end too (fork), so it never sees the end of the file. The next
+    build removes the index file left behind."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _write_fts(path, queue):
@@ -79,14 +97,8 @@ def _write_fts(path, queue):
     for fts in FTS_TABLES:
         # Segments are merged once, by 'optimize' at the end.
         conn.execute(f"insert into [{fts}] ([{fts}], rank) values ('automerge', 0)")
-    parent = os.getppid()
     while True:
-        try:
-            batch = queue.get(timeout=5)
-        except Empty:
-            if os.getppid() != parent:
-                return  # the build was killed; its next run removes the file
-            continue
+        batch = queue.get()
         if batch is None:
             break
         fts, rows = batch

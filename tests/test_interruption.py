@@ -100,6 +100,33 @@ def test_killed_build_leaves_the_previous_database(tmp_path, big_seeds):
         assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
 
 
+
+# The build's side of the index process's queue, killed halfway through a
+# batch: a header promising a megabyte, and ten bytes of it.
+HALF_A_BATCH = r"""
+import multiprocessing, os, struct, sys
+sys.path.insert(0, sys.argv[1])
+from hkcnews.fts import fts_writer
+context = multiprocessing.get_context("fork")
+queue = context.Queue()
+context.Process(target=fts_writer, args=(sys.argv[2], queue)).start()
+os.write(queue._writer.fileno(), struct.pack("!i", 1_000_000) + b"x" * 10)
+os._exit(9)
+"""
+
+
+def test_index_process_ends_with_a_build_killed_halfway_through_a_batch(tmp_path):
+    """Found by the test above in CI: the index process waited forever for
+    the rest of the batch."""
+    index = tmp_path / "news.db.building-1-fts"
+    result = subprocess.run([sys.executable, "-c", HALF_A_BATCH, str(ROOT), str(index)])
+    assert result.returncode == 9
+    deadline = time.monotonic() + 15
+    while builders_running(index) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert builders_running(index) == []
+
+
 # Runs inside a mount namespace of its own, where a tiny tmpfs stands in for
 # a full disk: unshare gives a process its own mounts without touching the
 # machine's, and without needing root outside it.
