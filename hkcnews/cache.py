@@ -14,7 +14,7 @@ whether that file is immutable.
 """
 from collections import OrderedDict
 
-from .facets import archive_in_path
+from .ours import archive_in_path
 
 # Per server process. A page of 50 articles is about 100 KB; a CSV of a
 # search's first 1,000 articles, bodies included, 2.5-3.5 MB.

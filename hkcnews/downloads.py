@@ -14,7 +14,7 @@ shows as a failed download.
 Written here because no Datasette setting or hook turns that line into an
 error; it applies only to databases build_db.py made.
 """
-from .facets import archive_in_path
+from .ours import archive_in_path
 
 
 class IncompleteDownload(Exception):

@@ -13,30 +13,17 @@ A ?tags__arraycontains= filter gets an indexed twin, and a search a clause
 SQLite answers in date order.
 """
 import re
-import sqlite3
 import weakref
 
 from datasette.database import QueryInterrupted
 from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
-from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args, tilde_decode
+from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
-from .terms import TERMS_SCHEME
+from .ours import built_by_us
 
 TAGGED_TABLE, TAGS_COLUMN = "articles", "tags"
 _WHERE = re.compile(r"\bwhere\b", re.I)
 
-
-def built_by_this_bundle(conn):
-    """Whether a connection's database was built by build_db.py with the
-    index terms this code reads."""
-    try:
-        row = conn.execute("select value from build_info where key = 'terms_scheme'").fetchone()
-    except sqlite3.Error:
-        return False
-    return row is not None and row[0] == TERMS_SCHEME
-
-
-_BUILT_BY_US = weakref.WeakKeyDictionary()
 _ARTICLE_COUNTS = weakref.WeakKeyDictionary()
 # A search in a third of the articles or more counts tags from the most
 # common down (TagsFacet._common_tag_counts); fewer hits are cheaper to
@@ -44,24 +31,6 @@ _ARTICLE_COUNTS = weakref.WeakKeyDictionary()
 BROAD_SHARE = 1 / 3
 COMMON_TAGS_BATCH = 32  # tags counted in the first round at least
 FIRST_ROUND_MARGIN = 0.8
-
-
-async def built_by_us(datasette, database):
-    """built_by_this_bundle for a database Datasette serves, asked once per
-    database: cell renderers and template hooks ask on every page."""
-    db = datasette.get_database(database)
-    if db not in _BUILT_BY_US:
-        _BUILT_BY_US[db] = await db.execute_fn(built_by_this_bundle)
-    return _BUILT_BY_US[db]
-
-
-async def archive_in_path(datasette, path):
-    """The database an ASGI path reads (/news/articles, /news.csv?sql=…,
-    /news.db), if build_db.py made it; else None."""
-    database = tilde_decode(path.lstrip("/").split("/")[0].split(".")[0])
-    if database in datasette.databases and await built_by_us(datasette, database):
-        return datasette.databases[database]
-    return None
 
 
 async def _article_count(datasette, database):

@@ -5,7 +5,8 @@ to /news/articles/177, in HTML and JSON alike, and the number of a failed
 capture with one to its row in captures."""
 from datasette.utils.asgi import NotFound, Response
 
-from .facets import TAGGED_TABLE, built_by_us
+from .facets import TAGGED_TABLE
+from .ours import built_by_us
 
 
 async def capture_redirect(datasette, request, exception):

@@ -90,7 +90,7 @@ def publish_args(db="news.db", wheel="dist/hkcnews_archive-0.1.0-py3-none-any.wh
 
 def not_an_archive(db):
     """Why ``db`` cannot be served as an archive, or None."""
-    from .facets import built_by_this_bundle
+    from .ours import built_by_this_bundle
 
     if not Path(db).is_file():
         return f"{db}: no such file"

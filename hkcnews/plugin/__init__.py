@@ -16,7 +16,8 @@ from markupsafe import Markup
 from ..browse import article_page, home_numbers, list_columns, only_columns
 from ..cache import PageCache
 from ..downloads import CompleteCsv
-from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, built_by_this_bundle, built_by_us, tag_filter_clauses
+from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, tag_filter_clauses
+from ..ours import built_by_this_bundle, built_by_us
 from ..pages import tag_url, thumbnail_html
 from ..redirects import capture_redirect
 from ..render import excerpt, safe_marked_html
@@ -55,14 +56,15 @@ def prepare_connection(conn):
 
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
-    if column == "excerpt" and isinstance(value, str):
-        return Markup(safe_marked_html(value))
-    if (table, column) not in _CELLS or value is None:
+    excerpt_cell = column == "excerpt" and isinstance(value, str)
+    if not excerpt_cell and ((table, column) not in _CELLS or value is None):
         return None
 
     async def inner():
         if not await built_by_us(datasette, database):
             return None
+        if excerpt_cell:
+            return Markup(safe_marked_html(value))
         return Markup(_CELLS[table, column](row, value, database, datasette))
 
     return inner
