@@ -8,7 +8,9 @@ from urllib.parse import urlencode
 from datasette.utils import tilde_encode
 from markupsafe import Markup
 
-from .pages import absolute_url, article_html, month_chart_svg, tag_url
+from .charts import month_chart_svg
+from .months import all_month_counts
+from .pages import absolute_url, article_html, tag_url
 
 # What a row of the articles table shows unless ?_col= or ?_nocol= asks for
 # other columns; CSV and JSON always carry every column.
@@ -90,10 +92,7 @@ async def home_numbers(datasette, database):
     for table in ("articles", "figures", "tags", "authors", "captures"):
         counts[table] = (await db.execute(f"select count(*) from [{table}]")).single_value()
     first, last = (await db.execute("select min(date), max(date) from articles")).first()
-    months = await db.execute(
-        "select substr(date, 1, 7) as month, count(*) as n from articles "
-        "where date is not null group by month order by month"
-    )
+    months = await all_month_counts(db)
     numbers = {
         "name": database,
         "url": datasette.urls.database(database),
@@ -101,7 +100,7 @@ async def home_numbers(datasette, database):
         "counts": counts,
         "first": first,
         "last": last,
-        "chart": Markup(month_chart_svg([(r["month"], r["n"]) for r in months])),
+        "chart": Markup(month_chart_svg(list(months.items()))),
         "feed_url": f"{datasette.urls.database(database)}/feed.atom",
         "download": _download(datasette, db),
     }

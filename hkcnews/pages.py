@@ -1,6 +1,5 @@
 """What the browser shows of an article, a picture and the archive: Markdown
-rendered to sanitised HTML, links that stay safe, and a chart of articles per
-month drawn on the server (an SVG needs no script to run)."""
+rendered to sanitised HTML, and links that stay safe."""
 import html
 import re
 from urllib.parse import urlencode
@@ -92,44 +91,3 @@ def thumbnail_html(image_url, alt=""):
 def tag_url(table_url, tag):
     """The articles with a tag: the same address the tag facet links to."""
     return f"{table_url}?{urlencode({'tags__arraycontains': tag})}"
-
-
-def month_chart_svg(counts, width=720, height=160):
-    """Articles per month as an SVG bar chart, one <rect> per month that has
-    articles, placed on a time axis that keeps the gaps. ``counts`` is
-    [(YYYY-MM, n), …] in month order."""
-    if not counts:
-        return ""
-
-    def index(month):
-        year, mon = month.split("-")
-        return int(year) * 12 + int(mon) - 1
-
-    first, last = index(counts[0][0]), index(counts[-1][0])
-    months = last - first + 1
-    most = max(n for _, n in counts)
-    top, bottom, left = 12, 20, 36
-    plot_height = height - top - bottom
-    step = (width - left) / months
-    parts = [
-        f'<svg class="articles-per-month" role="img" viewBox="0 0 {width} {height}" '
-        f'width="100%" style="max-width: {width}px" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>Articles per month, {html.escape(counts[0][0])} to {html.escape(counts[-1][0])}</title>",
-        f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">{most:,}</text>',
-        f'<text x="{left - 4}" y="{top + plot_height}" font-size="10" text-anchor="end">0</text>',
-    ]
-    for month, n in counts:
-        bar = plot_height * n / most
-        x = left + (index(month) - first) * step
-        parts.append(
-            f'<rect class="month" data-month="{html.escape(month)}" data-count="{n}" '
-            f'x="{x:.1f}" y="{top + plot_height - bar:.1f}" width="{max(step - 1, 1):.1f}" '
-            f'height="{bar:.1f}" fill="#4a6fa5"><title>{html.escape(month)}: {n:,}</title></rect>'
-        )
-    for year in range(int(counts[0][0][:4]), int(counts[-1][0][:4]) + 1):
-        x = left + max(index(f"{year}-01") - first, 0) * step
-        if x > width - 30:  # no room for the label of a year just begun
-            break
-        parts.append(f'<text x="{x:.1f}" y="{height - 4}" font-size="10">{year}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)

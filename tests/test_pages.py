@@ -9,7 +9,8 @@ import pytest
 from datasette.app import Datasette
 
 from hkcnews.browse import ARTICLE_LIST_COLUMNS
-from hkcnews.pages import absolute_url, article_html, month_chart_svg
+from hkcnews.charts import month_chart_svg
+from hkcnews.pages import absolute_url, article_html
 
 from .helpers import METADATA, datasette_for
 
@@ -97,7 +98,7 @@ def test_month_chart_has_a_bar_per_month_on_a_time_axis():
     assert [(m, c) for m, c, _, _ in bars] == [("2020-11", "4"), ("2021-01", "2")]
     (x1, h1), (x2, h2) = [(float(x), float(h)) for _, _, x, h in bars]
     assert h1 == 2 * h2
-    assert x2 - x1 == pytest.approx(2 * (720 - 36) / 3, abs=0.2)
+    assert x2 - x1 == pytest.approx(2 * (720 - 44) / 3, abs=0.2)
     ET.fromstring(svg)  # well-formed
 
 

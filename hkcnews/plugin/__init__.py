@@ -18,6 +18,7 @@ from ..cache import PageCache
 from ..downloads import CompleteCsv
 from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, tag_filter_clauses
 from ..ours import built_by_this_bundle, built_by_us
+from ..months import ARTICLES_PER_MONTH_SQL
 from ..pages import tag_url, thumbnail_html
 from ..redirects import capture_redirect
 from ..render import excerpt, safe_marked_html
@@ -151,6 +152,17 @@ def startup(datasette):
             return
         names = [n for n in datasette.databases if n not in described and await built_by_us(datasette, n)]
         _DESCRIBED[datasette] = {"databases": {name: archive for name in names}}
+
+    return inner
+
+
+@hookimpl
+def canned_queries(datasette, database):
+    async def inner():
+        if not await built_by_us(datasette, database):
+            return None
+        described = (datasette.metadata("queries", database=database) or {}).get("articles_per_month") or {}
+        return {"articles_per_month": {**described, "sql": ARTICLES_PER_MONTH_SQL}}
 
     return inner
 
