@@ -59,7 +59,7 @@ def _linked(mark, url):
     return f'<a href="{html.escape(url)}">{mark}</a>' if url else mark
 
 
-def month_chart_svg(counts, link=None, shares=None, label="Articles per month"):
+def month_chart_svg(counts, link=None, shares=None, label="Articles per month", height=HEIGHT):
     """Articles per month as a bar chart, one <rect> per month that has
     articles, placed on a time axis that keeps the gaps. ``counts`` is
     [(YYYY-MM, n), …] in month order; ``link(month)`` gives a bar's URL.
@@ -70,7 +70,7 @@ def month_chart_svg(counts, link=None, shares=None, label="Articles per month"):
     first, last = month_index(counts[0][0]), month_index(counts[-1][0])
     value = dict(counts) if shares is None else {month: shares[month] for month, _ in counts}
     most = max(value.values()) or 1
-    parts, plot_height, step = _frame("articles-per-month", label, first, last, _axis_top(most, shares is not None))
+    parts, plot_height, step = _frame("articles-per-month", label, first, last, _axis_top(most, shares is not None), height)
     for month, n in counts:
         bar = plot_height * value[month] / most
         x = LEFT + (month_index(month) - first) * step

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from ..browse import article_page, home_numbers, list_columns, only_columns
 from ..cache import PageCache
+from ..coverage import MonthFacet, coverage_chart
 from ..downloads import CompleteCsv
 from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, tag_filter_clauses
 from ..ours import built_by_this_bundle, built_by_us
@@ -115,11 +116,20 @@ def extra_template_vars(template, database, table, view_name, request, datasette
                 if await built_by_us(datasette, name)
             ]
             return {"hkc_archives": archives}
-        if table != TAGGED_TABLE or not await built_by_us(datasette, database):
+        if not await built_by_us(datasette, database):
             return {}
         if view_name == "table":
+            if table != TAGGED_TABLE:
+                return {"hkc_table": True}
             columns = list_columns(request.args)
-            return {"hkc_columns": columns, "hkc_only_columns": only_columns(columns or ())}
+            return {
+                "hkc_table": True,
+                "hkc_columns": columns,
+                "hkc_only_columns": only_columns(columns or ()),
+                "hkc_coverage_chart": coverage_chart,
+            }
+        if table != TAGGED_TABLE:
+            return {}
         try:
             article_id = int(request.url_vars["pks"])
         except (KeyError, ValueError):
@@ -170,6 +180,11 @@ def canned_queries(datasette, database):
 @hookimpl
 def get_metadata(datasette, key, database, table):
     return _DESCRIBED.get(datasette)
+
+
+@hookimpl(specname="register_facet_classes")
+def month_facet():
+    return [MonthFacet]
 
 
 @hookimpl(hookwrapper=True)

@@ -1,0 +1,100 @@
+"""Coverage over time: how many of the articles a search or filter matches
+were published each month, as a facet of the articles table (type month,
+configured in metadata.yml) that the table page draws as a chart and the
+JSON gives as counts. Each month links to the same search narrowed to it,
+and carries the month's share of all articles published then, to show
+attention as Media Cloud's Explorer does."""
+from datasette.database import QueryInterrupted
+from datasette.facets import Facet
+from datasette.utils import path_with_added_args, path_with_removed_args
+from markupsafe import Markup
+
+from .charts import month_chart_svg
+from .facets import TAGGED_TABLE
+from .months import all_month_counts, month_counts, shares
+from .ours import built_by_us
+
+DATE_COLUMN = "date"
+# Datasette's own filter: the bar of June 2021 adds ?date__startswith=2021-06.
+MONTH_FILTER = f"{DATE_COLUMN}__startswith"
+# Lower than the home page's chart: the first rows of the table must stay
+# on the first screen.
+CHART_HEIGHT = 100
+
+
+class MonthFacet(Facet):
+    type = "month"
+
+    async def suggest(self):
+        return []
+
+    async def facet_results(self):
+        configs = [c for c in self.get_configs() if c["config"].get("simple") == DATE_COLUMN]
+        if not configs or self.table != TAGGED_TABLE or not await built_by_us(self.ds, self.database):
+            return [], []
+        # Only a narrowed table: the home page has every article's chart.
+        # Not past the first page either, where Datasette's facets count
+        # from the page's first row on, and a chart would show part of it.
+        if " where " not in self.sql or "_next" in self.request.args:
+            return [], []
+        db = self.ds.get_database(self.database)
+        try:
+            counts = await month_counts(db, self.sql, self.params, self.ds.setting("facet_time_limit_ms"))
+        except QueryInterrupted:
+            return [], [DATE_COLUMN]
+        totals = await all_month_counts(db)
+        month_shares = shares(counts, totals)
+        selected = self.request.args.get(MONTH_FILTER)
+        results = [
+            {
+                "value": month,
+                "label": month,
+                "count": n,
+                "month_total": totals.get(month, 0),
+                "share": month_shares[month],
+                "toggle_url": self.ds.absolute_url(
+                    self.request,
+                    path_with_removed_args(self.request, {MONTH_FILTER: month})
+                    if month == selected
+                    else path_with_added_args(self.request, {MONTH_FILTER: month}),
+                ),
+                "selected": month == selected,
+            }
+            for month, n in counts
+        ]
+        facet = {
+            "name": DATE_COLUMN,
+            "type": self.type,
+            "results": results,
+            "hideable": configs[0]["source"] != "metadata",
+            "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet_month": DATE_COLUMN})),
+            "truncated": False,
+        }
+        return [facet], []
+
+
+def coverage_chart(facet_info):
+    """The month facet as two bar charts, the matching articles per month
+    and their share of each month's articles, and the radio buttons that
+    choose which one shows (CSS, no script)."""
+    results = facet_info["results"]
+    if not results:
+        return ""
+    counts = [(r["value"], r["count"]) for r in results]
+    urls = {r["value"]: r["toggle_url"] for r in results}
+    label = "Matching articles per month"
+    by_count = month_chart_svg(counts, link=urls.get, label=label, height=CHART_HEIGHT)
+    by_share = month_chart_svg(
+        counts, link=urls.get, shares={r["value"]: r["share"] for r in results},
+        label=f"{label}, as a share of all", height=CHART_HEIGHT,
+    )
+    return Markup(
+        '<div class="hkc-coverage">'
+        '<input type="radio" name="hkc-coverage" id="hkc-coverage-count" checked>'
+        '<input type="radio" name="hkc-coverage" id="hkc-coverage-share">'
+        f'<div class="hkc-coverage-count">{by_count}</div>'
+        f'<div class="hkc-coverage-share">{by_share}</div>'
+        '<p class="hkc-coverage-choice"><label for="hkc-coverage-count">Articles per month</label><br>'
+        "<label for=\"hkc-coverage-share\">Share of each month's articles</label></p>"
+        "</div>"
+    )
