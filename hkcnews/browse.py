@@ -102,6 +102,7 @@ async def home_numbers(datasette, database):
         "last": last,
         "chart": Markup(month_chart_svg(list(months.items()))),
         "feed_url": f"{datasette.urls.database(database)}/feed.atom",
+        "trends_url": f"{datasette.urls.database(database)}/-/trends",
         "download": _download(datasette, db),
     }
     if not db.is_mutable:

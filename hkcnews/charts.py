@@ -5,6 +5,8 @@ a <title> on each mark for the reader who hovers it, and, given ``link``,
 each month's mark links to the articles behind it."""
 import html
 
+from markupsafe import Markup
+
 WIDTH, HEIGHT = 720, 160
 TOP, BOTTOM, LEFT = 12, 20, 44
 # Colour-blind-safe (Okabe–Ito), one per term of the trends page.
@@ -123,3 +125,20 @@ def trend_chart_svg(series, link=None, share=False, label="Articles per month"):
         )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def either_chart(name, charts, more=""):
+    """Several charts in one place, the reader choosing which one shows:
+    ``charts`` is [(label, svg), …], the first one shown at first; ``more``
+    is HTML to put under the choice. Radio buttons and CSS
+    (templates/_hkc_chart_styles.html), no script."""
+    inputs, panels, labels = [], [], []
+    for i, (label, svg) in enumerate(charts):
+        key = f"{name}-{i}"
+        inputs.append(f'<input type="radio" name="{name}" id="{key}"{" checked" if i == 0 else ""}>')
+        panels.append(f'<div class="hkc-chart">{svg}</div>')
+        labels.append(f'<label for="{key}">{html.escape(label)}</label>')
+    return Markup(
+        f'<div class="hkc-charts {name}">{"".join(inputs)}{"".join(panels)}'
+        f'<p class="hkc-chart-choice">{"<br>".join(labels)}</p>{more}</div>'
+    )

@@ -4,12 +4,13 @@ configured in metadata.yml) that the table page draws as a chart and the
 JSON gives as counts. Each month links to the same search narrowed to it,
 and carries the month's share of all articles published then, to show
 attention as Media Cloud's Explorer does."""
+import html
+
 from datasette.database import QueryInterrupted
 from datasette.facets import Facet
 from datasette.utils import path_with_added_args, path_with_removed_args
-from markupsafe import Markup
 
-from .charts import month_chart_svg
+from .charts import either_chart, month_chart_svg
 from .facets import TAGGED_TABLE
 from .months import all_month_counts, month_counts, shares
 from .ours import built_by_us
@@ -73,10 +74,10 @@ class MonthFacet(Facet):
         return [facet], []
 
 
-def coverage_chart(facet_info):
+def coverage_chart(facet_info, trends_url=None):
     """The month facet as two bar charts, the matching articles per month
-    and their share of each month's articles, and the radio buttons that
-    choose which one shows (CSS, no script)."""
+    and their share of each month's articles, the reader choosing which
+    one shows; with a link to the trends page given ``trends_url``."""
     results = facet_info["results"]
     if not results:
         return ""
@@ -88,13 +89,7 @@ def coverage_chart(facet_info):
         counts, link=urls.get, shares={r["value"]: r["share"] for r in results},
         label=f"{label}, as a share of all", height=CHART_HEIGHT,
     )
-    return Markup(
-        '<div class="hkc-coverage">'
-        '<input type="radio" name="hkc-coverage" id="hkc-coverage-count" checked>'
-        '<input type="radio" name="hkc-coverage" id="hkc-coverage-share">'
-        f'<div class="hkc-coverage-count">{by_count}</div>'
-        f'<div class="hkc-coverage-share">{by_share}</div>'
-        '<p class="hkc-coverage-choice"><label for="hkc-coverage-count">Articles per month</label><br>'
-        "<label for=\"hkc-coverage-share\">Share of each month's articles</label></p>"
-        "</div>"
+    more = f'<p><a class="hkc-trends-link" href="{html.escape(trends_url)}">Compare with other terms</a></p>' if trends_url else ""
+    return either_chart(
+        "hkc-coverage", [("Articles per month", by_count), ("Share of each month's articles", by_share)], more
     )

@@ -24,6 +24,7 @@ from ..pages import tag_url, thumbnail_html
 from ..redirects import capture_redirect
 from ..render import excerpt, safe_marked_html
 from ..terms import MATCH_NOTHING, fts_query
+from ..trends import trends, trends_url
 
 
 MMAP_BYTES = 8 * 1024**3
@@ -122,11 +123,13 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             if table != TAGGED_TABLE:
                 return {"hkc_table": True}
             columns = list_columns(request.args)
+            search = request.args.get("_search", "").strip()
             return {
                 "hkc_table": True,
                 "hkc_columns": columns,
                 "hkc_only_columns": only_columns(columns or ()),
                 "hkc_coverage_chart": coverage_chart,
+                "hkc_trends_url": trends_url(datasette, database, [search]) if search else None,
             }
         if table != TAGGED_TABLE:
             return {}
@@ -259,4 +262,7 @@ Disallow: /-/
 
 @hookimpl
 def register_routes():
-    return [(r"^/robots\.txt$", lambda: Response.text(ROBOTS_TXT))]
+    return [
+        (r"^/robots\.txt$", lambda: Response.text(ROBOTS_TXT)),
+        (r"^/(?P<database>[^/]+)/-/trends(?P<format>\.csv|\.json)?$", trends),
+    ]
