@@ -124,6 +124,18 @@ def assert_same_as_a_full_build(db, folder, tmp_path):
     assert comparable(db) == comparable(tmp_path / "full.db")
 
 
+async def get_json(ds, path, **params):
+    response = await ds.client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def html_of(ds, path, **params):
+    response = await ds.client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
 def datasette_for(db):
     """The real Datasette app over a built database, as `datasette serve db -m metadata.yml`."""
     return Datasette([str(db)], metadata=METADATA)

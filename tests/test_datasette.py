@@ -4,13 +4,7 @@ import csv
 import io
 
 
-from .helpers import METADATA
-
-
-async def get_json(ds, path, **params):
-    response = await ds.client.get(path, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
+from .helpers import METADATA, get_json
 
 
 def facet_counts(data, name):

@@ -12,18 +12,12 @@ from hkcnews.browse import ARTICLE_LIST_COLUMNS
 from hkcnews.charts import month_chart_svg
 from hkcnews.pages import absolute_url, article_html
 
-from .helpers import METADATA, datasette_for
+from .helpers import METADATA, datasette_for, html_of
 
 
 @pytest.fixture
 def archive(archive_db):
     return datasette_for(archive_db)
-
-
-async def html_of(ds, path, **params):
-    response = await ds.client.get(path, params=params)
-    assert response.status_code == 200, response.text
-    return response.text
 
 
 @pytest.mark.parametrize(
