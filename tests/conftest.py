@@ -3,7 +3,9 @@ from hypothesis import settings
 
 from build_db import build
 
+from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, Watcher, require_chromium, stay_on_loopback
 from .helpers import CORPUS, FUZZ, HOSTILE, SEEDS, datasette_for, seeds_with
+from .server import Server
 
 # The property tests draw the same examples on every run (a red CI means a
 # change broke something, not that a new example was drawn); `make fuzz`
@@ -46,3 +48,32 @@ def seed_ds(seed_db):
 @pytest.fixture
 def ds(corpus_db):
     return datasette_for(corpus_db)
+
+
+# The browser tests: a real Chromium against `python -m hkcnews.serve`.
+@pytest.fixture(scope="module")
+def server(archive_db):
+    server = Server(archive_db).wait()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server.url, accept_downloads=True, viewport={"width": 1200, "height": 900})
+    context.route(OFF_MACHINE, stay_on_loopback)
+    page = context.new_page()
+    page.watcher = Watcher(page)
+    yield page
+    context.close()

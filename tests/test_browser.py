@@ -7,38 +7,9 @@ import sqlite3
 
 import pytest
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, OUTPUT, Watcher, require_chromium, stay_on_loopback
-from .server import Server
+from .browser import OUTPUT
 
 SEED_TITLE = "中美阿拉斯加會談首日激烈交鋒"
-
-
-@pytest.fixture(scope="module")
-def server(archive_db):
-    server = Server(archive_db).wait()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(base_url=server.url, accept_downloads=True, viewport={"width": 1200, "height": 900})
-    context.route(OFF_MACHINE, stay_on_loopback)
-    page = context.new_page()
-    page.watcher = Watcher(page)
-    yield page
-    context.close()
 
 
 def listed_ids(page):
