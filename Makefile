@@ -1,6 +1,8 @@
 # make serve: install, build $(DB) from $(SEEDS_DIR) when they changed, serve it.
 # make test:  install with the test dependencies (and Chromium, where apt-get
 #             can), then run the whole suite, browser tests included.
+# make archive: clone the whole public backup (or update the clone), build
+#             it with a progress bar, serve it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +15,12 @@ SEED_FILES := $(shell find $(SEEDS_DIR) -name '*.md' -o -type d 2>/dev/null)
 CHROMIUM ?= /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-noto-cjk
 
-.PHONY: serve test fuzz install browser bench clean
+# The whole backup: a shallow clone in a folder git ignores, and its database.
+ARCHIVE_REPO ?= https://github.com/hkarchivist/hkcnews-article-archive
+ARCHIVE_DIR ?= hkcnews-article-archive
+ARCHIVE_DB ?= full/news.db
+
+.PHONY: serve test fuzz install browser bench clean archive archive-db
 
 install: $(BIN)/.installed
 
@@ -28,6 +35,28 @@ $(DB): $(BIN)/.installed build_db.py $(wildcard hkcnews/*.py) $(SEED_FILES)
 
 serve: $(DB)
 	$(BIN)/python -m hkcnews.serve $(DB) --port $(PORT)
+
+archive: archive-db
+	$(BIN)/python -m hkcnews.serve $(ARCHIVE_DB) --port $(PORT)
+
+# Clones only the newest commit (the files, not their history), or brings
+# an earlier clone up to date (a shallow clone cannot merge, so it is reset
+# to the backup's newest commit: the folder is a copy, not a place to edit);
+# the build then reads only what changed.
+archive-db: $(BIN)/.installed
+	@if [ -d $(ARCHIVE_DIR)/.git ]; then \
+	  echo "Updating $(ARCHIVE_DIR) from $$(git -C $(ARCHIVE_DIR) remote get-url origin)"; \
+	  git -C $(ARCHIVE_DIR) fetch --quiet --depth 1 origin HEAD && \
+	  git -C $(ARCHIVE_DIR) reset --quiet --hard FETCH_HEAD; \
+	else \
+	  git clone --depth 1 $(ARCHIVE_REPO) $(ARCHIVE_DIR); \
+	fi
+	@n=$$(find $(ARCHIVE_DIR)/articles -name '*.md' 2>/dev/null | wc -l); \
+	if [ "$$n" -eq 0 ]; then \
+	  echo "$(ARCHIVE_DIR)/articles: no articles; is $(ARCHIVE_REPO) the backup?" >&2; exit 1; \
+	fi; \
+	echo "$(ARCHIVE_DIR): $$n files at commit $$(git -C $(ARCHIVE_DIR) rev-parse --short HEAD)"
+	$(BIN)/python build_db.py --seeds $(ARCHIVE_DIR)/articles --db $(ARCHIVE_DB)
 
 # The browser tests drive Debian's Chromium; fonts-noto-cjk makes the
 # Chinese in their screenshots legible. Installed when missing and apt-get
@@ -54,4 +83,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --files $(or $(N),100000)
 
 clean:
-	rm -rf $(VENV) news.db news.db.inspect.json .pytest_cache test-output
+	rm -rf $(VENV) news.db news.db.inspect.json .pytest_cache test-output full

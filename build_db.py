@@ -161,6 +161,9 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
             writer.add(group)
         if errors and not skip_invalid:
             raise BuildFailed(errors)
+        if show_progress:
+            # The last step has no progress bar: a minute or two on the whole backup.
+            click.echo("Writing the indexes and finishing the search index…", err=True)
         counts = writer.finish()
         writer = None
         with open(tmp, "rb+") as f:
