@@ -5,6 +5,8 @@ import weakref
 
 # Months of every article, counted once per immutable database.
 _ALL_MONTHS = weakref.WeakKeyDictionary()
+# Months of the rows a page shows, counted once per request.
+_REQUEST_MONTHS = weakref.WeakKeyDictionary()
 
 
 def month_counts_sql(rows_sql=None):
@@ -12,9 +14,14 @@ def month_counts_sql(rows_sql=None):
     over the articles ``rows_sql`` selects (every article without it).
     Articles without a date are left out: they belong to no month."""
     source = f"({rows_sql})" if rows_sql else "articles"
+    # Days first: SQLite counts them reading the date index in its order,
+    # with no sort, and sums a few thousand days into months. Grouping the
+    # rows by month directly sorts every row: a search in 97% of 58,000
+    # articles took 37 ms that way, 26 ms this way.
     return (
-        "select substr(date, 1, 7) as month, count(*) as articles "
-        f"from {source} where date is not null group by month order by month"
+        "select substr(date, 1, 7) as month, sum(n) as articles from ("
+        f"select date, count(*) as n from {source} where date is not null group by date"
+        ") group by month order by month"
     )
 
 
@@ -26,6 +33,16 @@ async def month_counts(db, rows_sql=None, params=None, time_limit_ms=None):
     """[(YYYY-MM, articles), …] in month order; see month_counts_sql."""
     results = await db.execute(month_counts_sql(rows_sql), params or {}, custom_time_limit=time_limit_ms)
     return [(month, n) for month, n in results.rows]
+
+
+async def request_month_counts(request, db, rows_sql, params, time_limit_ms=None):
+    """month_counts, counted once per request: the articles table's month
+    facet draws them and its year facet sums them."""
+    counted = _REQUEST_MONTHS.setdefault(request, {})
+    key = (rows_sql, repr(params))
+    if key not in counted:
+        counted[key] = await month_counts(db, rows_sql, params, time_limit_ms)
+    return counted[key]
 
 
 async def all_month_counts(db):

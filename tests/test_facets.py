@@ -140,3 +140,37 @@ async def test_other_databases_still_get_suggested_facets(tmp_path):
     db["things"].insert_all({"id": i, "colour": ["red", "blue"][i % 2]} for i in range(10))
     response = await datasette_for(tmp_path / "other.db").client.get("/other/things.json")
     assert [s["name"] for s in response.json()["suggested_facets"]] == ["colour"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"_search": "台灣"}, {"_search": "天氣"}, {"category": "國際"}, {"tags__arraycontains": "文化"}, {"year": "2021"}],
+)
+async def test_year_facet_counts_the_years_of_the_rows_shown(ds, params):
+    response = await ds.client.get("/news/articles.json", params={**params, "_size": "max", "_shape": "objects"})
+    data = response.json()
+    years = Counter(row["year"] for row in data["rows"] if row["year"] is not None)
+    facet = data["facet_results"]["year"]
+    assert [(r["value"], r["count"]) for r in facet["results"]] == sorted(years.items(), key=lambda p: (-p[1], p[0]))
+    assert [r["selected"] for r in facet["results"]] == [str(r["value"]) == params.get("year") for r in facet["results"]]
+    assert facet["truncated"] is False
+
+
+async def test_year_facet_links_as_datasettes_column_facet_does(ds):
+    data = (await ds.client.get("/news/articles.json", params={"_search": "台灣", "_facet_size": "1"})).json()
+    facet = data["facet_results"]["year"]
+    assert facet["results"] == [
+        {
+            "value": 2020,
+            "label": 2020,
+            "count": 2,
+            "toggle_url": "http://localhost/news/articles.json?_search=%E5%8F%B0%E7%81%A3&_facet_size=1&year=2020",
+            "selected": False,
+        }
+    ]
+    assert facet["truncated"] is True
+    assert facet["toggle_url"] == "/news/articles.json?_search=%E5%8F%B0%E7%81%A3&_facet_size=1"
+    selected = (await ds.client.get("/news/articles.json", params={"_search": "台灣", "year": "2020"})).json()
+    (year,) = selected["facet_results"]["year"]["results"]
+    assert year["selected"] is True
+    assert year["toggle_url"] == "http://localhost/news/articles.json?_search=%E5%8F%B0%E7%81%A3"

@@ -1,0 +1,124 @@
+"""What the month chart of a search costs, and how fast the trends page is,
+on a database build_db.py made (bench/run.py builds one from 100,000 files
+shaped like the backup).
+
+    python bench/coverage.py /tmp/hkcnews-bench/bundle/news.db
+
+Serves the file twice, one process each, with the bundle's settings: with
+metadata.yml, and as the bundle was before the chart: a copy of
+metadata.yml without the month facet, and Datasette's own year facet in
+place of the one summed from the chart's months. The same search and
+filter pages go to both, computed (the page cache passes
+requests with a cookie through), 21 times each after a warm-up, the two
+servers in turn; then the trends page with 1, 3 and 5 common terms, and
+its CSV, 7 times each. Prints medians in ms and the median difference.
+"""
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+from hkcnews.serve import METADATA, datasette_args, ensure_inspected  # noqa: E402
+from run import BIN, COMPUTE, NAMED_SEARCHES, cpu_model, free_port, serving  # noqa: E402
+
+FILTERS = [{"category": "眾聞"}, {"category": "眾評"}, {"year": "2021"}]
+MORE_SEARCHES = ["國安法", "警方", "Reuters"]
+TREND_TERMS = ["香港", "政府", "警方", "中國", "國安法"]
+REPEATS = 7
+
+
+def without_month_facet(folder):
+    metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    for database in metadata["databases"].values():
+        table = database["tables"]["articles"]
+        table["facets"] = [f for f in table["facets"] if f != {"month": "date"}]
+    path = Path(folder) / "metadata-without-chart.yml"
+    path.write_text(yaml.safe_dump(metadata, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+# `datasette serve` with the plugin's year facet swapped back for Datasette's.
+BEFORE_THE_CHART = """
+import sys
+from datasette.cli import cli
+from datasette.facets import ColumnFacet
+import hkcnews.facets
+hkcnews.facets.ARCHIVE_FACETS[ColumnFacet] = ColumnFacet
+cli(sys.argv[1:])
+"""
+
+
+def median_ms(client, url):
+    client.get(url, cookies=COMPUTE)
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        response = client.get(url, cookies=COMPUTE)
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    return statistics.median(times)
+
+
+def paired_ms(first, second, url, pairs=21):
+    """Medians of the same page from two servers, asked in turn (so that
+    both see the same moments of a noisy machine), and the median of the
+    pairs' differences."""
+    first.get(url, cookies=COMPUTE)
+    second.get(url, cookies=COMPUTE)
+    times = {"first": [], "second": []}
+    for _ in range(pairs):
+        for key, client in (("first", first), ("second", second)):
+            start = time.perf_counter()
+            response = client.get(url, cookies=COMPUTE)
+            times[key].append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+    differences = [a - b for a, b in zip(times["first"], times["second"])]
+    return statistics.median(times["first"]), statistics.median(times["second"]), statistics.median(differences)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("db", type=Path, help="a database build_db.py made")
+    args = parser.parse_args()
+    db = args.db.resolve()
+    ensure_inspected(db, str(BIN / "datasette"))
+    name = db.stem
+    pages = [("search " + s, {"_search": s}) for s in NAMED_SEARCHES + MORE_SEARCHES]
+    pages += [("filter " + ", ".join(f"{k}={v}" for k, v in f.items()), f) for f in FILTERS]
+    with tempfile.TemporaryDirectory() as folder:
+        ports = {"chart": free_port(), "no chart": free_port()}
+        servers = {
+            "chart": [str(BIN / "datasette"), *datasette_args(db, port=ports["chart"])],
+            "no chart": [sys.executable, "-c", BEFORE_THE_CHART,
+                         *datasette_args(db, port=ports["no chart"], metadata=without_month_facet(folder))],
+        }
+        with serving(servers["chart"], ports["chart"]) as with_url, serving(servers["no chart"], ports["no chart"]) as without_url:
+            with httpx.Client(base_url=with_url, timeout=60) as chart, httpx.Client(base_url=without_url, timeout=60) as plain:
+                print(f"{db}: {cpu_model()}")
+                print("| page | with chart, ms | before the chart, ms | chart adds, ms |")
+                print("| --- | ---: | ---: | ---: |")
+                for label, params in pages:
+                    url = f"/{name}/articles?{urlencode(params)}"
+                    w, wo, diff = paired_ms(chart, plain, url)
+                    print(f"| {label} | {w:.0f} | {wo:.0f} | {diff:+.0f} |")
+                print()
+                print("| trends page | ms | CSV, ms |")
+                print("| --- | ---: | ---: |")
+                for count in (1, 3, 5):
+                    query = urlencode([("q", t) for t in TREND_TERMS[:count]])
+                    page = median_ms(chart, f"/{name}/-/trends?{query}")
+                    csv = median_ms(chart, f"/{name}/-/trends.csv?{query}")
+                    print(f"| {count} term{'s' if count > 1 else ''} ({', '.join(TREND_TERMS[:count])}) | {page:.0f} | {csv:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
