@@ -11,9 +11,20 @@ of a CSV is such a line it breaks the connection instead of sending it: the
 transfer is incomplete, which curl reports (exit status 18) and a browser
 shows as a failed download.
 
+A table's CSV without ?_stream= holds its first page of rows (up to
+max_returned_rows) with status 200 and no sign that more matched, so such
+a request is answered as if it had asked ?_stream=on: the CSV link of a
+search page downloads every article it found. A request that names its
+page (a numeric ?_size= or a ?_next=) keeps that page.
+
 Written here because no Datasette setting or hook turns that line into an
-error; it applies only to databases build_db.py made.
+error, or makes a table's CSV link stream; it applies only to databases
+build_db.py made.
 """
+from urllib.parse import parse_qs
+
+from datasette.utils import tilde_decode
+
 from .ours import archive_in_path
 
 
@@ -31,6 +42,9 @@ class CompleteCsv:
     async def __call__(self, scope, receive, send):
         if not await self._archive_csv(scope):
             return await self.app(scope, receive, send)
+        if await self._first_page_of_a_table(scope):
+            query = scope["query_string"]
+            scope = {**scope, "query_string": query + (b"&" if query else b"") + b"_stream=on"}
         status, held, cut = None, None, None
 
         async def hold_back(message):
@@ -56,6 +70,18 @@ class CompleteCsv:
             # Raised outside Datasette, whose error page cannot follow a
             # started response: the server closes the connection.
             raise IncompleteDownload(cut)
+
+    async def _first_page_of_a_table(self, scope):
+        args = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if "_stream" in args or "_next" in args or args.get("_size", ["max"])[0] != "max":
+            return False
+        if not self.datasette.setting("allow_csv_stream"):
+            return False
+        parts = scope["path"].strip("/").split("/")
+        if len(parts) != 2:
+            return False
+        db = await archive_in_path(self.datasette, scope["path"])
+        return tilde_decode(parts[1][: -len(".csv")]) in await db.table_names()
 
     async def _archive_csv(self, scope):
         if scope["type"] != "http" or scope["method"] != "GET":

@@ -89,7 +89,7 @@ async def test_other_databases_keep_datasettes_own_csv(tmp_path):
     "path, params",
     [("/news.csv", {"sql": "select id from articles where id >= 90000 order by id"}), ("/news/articles.csv", {"_size": "max"})],
 )
-async def test_complete_csv_of_a_query_or_a_page_is_untouched(long_db, path, params):
+async def test_complete_csv_of_a_query_or_a_table_holds_every_row(long_db, path, params):
     ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_csv_mb": 100})
     response = await ds.client.get(path, params=params)
     assert response.status_code == 200
@@ -105,3 +105,21 @@ async def test_an_error_page_for_a_csv_url_is_left_alone(long_db):
 def test_sqlite_file_unchanged(long_db):
     # The download checks never write: the archive is still what the build made.
     assert sqlite3.connect(long_db).execute("select count(*) from articles where id >= 90000").fetchone() == (LONG,)
+
+
+@pytest.mark.parametrize("params", [{"_size": "max"}, {"_size": "max", "_labels": "on"}, {"_search": "內文", "_size": "max"}])
+async def test_a_tables_csv_link_downloads_every_row_not_its_first_page(long_db, params):
+    # Pages of 7 rows; Datasette's own CSV of this URL would hold the first 7.
+    ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_returned_rows": 7, "max_csv_mb": 100})
+    response = await ds.client.get("/news/articles.csv", params=params)
+    assert response.status_code == 200
+    assert article_ids(response.text) == list(range(90000, 90000 + LONG))
+
+
+async def test_a_csv_that_names_its_page_keeps_it(long_db):
+    ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_returned_rows": 7})
+    first = await ds.client.get("/news/articles.csv", params={"_size": "5", "_sort": "id"})
+    assert [int(r["id"]) for r in csv.DictReader(io.StringIO(first.text))] == [39427, 90000, 90001, 90002, 90003]
+    page = await ds.client.get("/news/articles.json", params={"_size": "5", "_sort": "id"})
+    following = await ds.client.get("/news/articles.csv", params={"_size": "5", "_sort": "id", "_next": page.json()["next"]})
+    assert article_ids(following.text) == list(range(90004, 90009))
