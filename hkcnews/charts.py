@@ -140,5 +140,5 @@ def either_chart(name, charts, more=""):
         labels.append(f'<label for="{key}">{html.escape(label)}</label>')
     return Markup(
         f'<div class="hkc-charts {name}">{"".join(inputs)}{"".join(panels)}'
-        f'<p class="hkc-chart-choice">{"<br>".join(labels)}</p>{more}</div>'
+        f'<div class="hkc-chart-choice"><p>{"<br>".join(labels)}</p>{more}</div></div>'
     )

@@ -59,3 +59,11 @@ class Watcher:
     def _dialog(self, dialog):
         self.dialogs.append(dialog.message)
         dialog.dismiss()
+
+
+def screenshot(page, name, start=None):
+    """A screenshot in test-output/, the window scrolled to ``start``."""
+    if start:
+        page.locator(start).first.evaluate("element => element.scrollIntoView()")
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=OUTPUT / name)

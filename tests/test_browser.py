@@ -7,21 +7,13 @@ import sqlite3
 
 import pytest
 
-from .browser import OUTPUT
+from .browser import screenshot
 
 SEED_TITLE = "中美阿拉斯加會談首日激烈交鋒"
 
 
 def listed_ids(page):
     return [int(text) for text in page.locator("table.rows-and-columns td.col-id").all_inner_texts()]
-
-
-def screenshot(page, name, start=None):
-    """A screenshot in test-output/, the window scrolled to ``start``."""
-    if start:
-        page.locator(start).first.evaluate("element => element.scrollIntoView()")
-    OUTPUT.mkdir(exist_ok=True)
-    page.screenshot(path=OUTPUT / name)
 
 
 @pytest.mark.parametrize("query", ["香港", "崔天凯"])

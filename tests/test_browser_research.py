@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from .browser import screenshot
+
 
 
 def article_count(db):
@@ -23,6 +25,7 @@ def test_search_chart_bar_opens_the_search_of_its_month(page):
     page.goto("/archive/articles?_search=台灣")
     bars = page.locator(".hkc-coverage .hkc-chart:visible rect.month")
     assert [bars.nth(i).get_attribute("data-month") for i in range(bars.count())] == ["2020-01", "2021-03"]
+    screenshot(page, "search-chart.png", start="h3")
     bars.first.click()
     page.wait_for_url("**date__startswith=2020-01**")
     assert parse_qs(urlsplit(page.url).query) == {"_search": ["台灣"], "date__startswith": ["2020-01"]}
@@ -48,6 +51,7 @@ def test_trends_page_compares_three_terms_and_downloads_them(page):
     lines = page.locator("svg.trends:visible polyline.term")
     assert [lines.nth(i).get_attribute("data-term") for i in range(lines.count())] == ["天氣", "台灣", "煙花"]
     assert page.locator("svg.trends:visible g.legend").all_text_contents() == ["天氣", "台灣", "煙花"]
+    screenshot(page, "trends.png")
     with page.expect_download() as download:
         page.click("p.export-links a:text-is('CSV')")
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
