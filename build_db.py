@@ -162,7 +162,7 @@ def build(seeds, db_path, skip_invalid=False, workers=None, show_progress=False,
         if errors and not skip_invalid:
             raise BuildFailed(errors)
         if show_progress:
-            # The last step has no progress bar: a minute or two on the whole backup.
+            # The last step has no progress bar of its own: say what the wait is for.
             click.echo("Writing the indexes and finishing the search index…", err=True)
         counts = writer.finish()
         writer = None

@@ -1,7 +1,8 @@
 """Datasette hooks for any database that build_db.py made: Chinese-aware
 search, search excerpts, a tag facet and filter that stay fast on the whole
 archive, readable article, table and home pages (with the templates beside
-this file), a robots.txt, and metadata.yml applied whatever the file is
+this file), the month chart of a search and the trends page, complete CSV
+downloads, a robots.txt, and metadata.yml applied whatever the file is
 called."""
 import html
 import json
