@@ -15,15 +15,20 @@ A table's CSV without ?_stream= holds its first page of rows (up to
 max_returned_rows) with status 200 and no sign that more matched, so such
 a request is answered as if it had asked ?_stream=on: the CSV link of a
 search page downloads every article it found. A request that names its
-page (a numeric ?_size= or a ?_next=) keeps that page.
+page (a numeric ?_size= or a ?_next=) keeps that page. A query's CSV (SQL
+or a canned query) cannot stream: one that Datasette cut at
+max_returned_rows rows is refused with status 400, saying why.
 
 Written here because no Datasette setting or hook turns that line into an
 error, or makes a table's CSV link stream; it applies only to databases
 build_db.py made.
 """
-from urllib.parse import parse_qs
+import csv
+import io
+from urllib.parse import parse_qsl
 
-from datasette.utils import tilde_decode
+from datasette.utils import derive_named_parameters, tilde_decode
+from datasette.utils.asgi import Response
 
 from .ours import archive_in_path
 
@@ -42,7 +47,9 @@ class CompleteCsv:
     async def __call__(self, scope, receive, send):
         if not await self._archive_csv(scope):
             return await self.app(scope, receive, send)
-        if await self._first_page_of_a_table(scope):
+        if not await self._table_csv(scope):
+            return await self._query_csv(scope, receive, send)
+        if self._first_page(scope):
             query = scope["query_string"]
             scope = {**scope, "query_string": query + (b"&" if query else b"") + b"_stream=on"}
         status, held, cut = None, None, None
@@ -71,25 +78,94 @@ class CompleteCsv:
             # started response: the server closes the connection.
             raise IncompleteDownload(cut)
 
-    async def _first_page_of_a_table(self, scope):
-        args = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if "_stream" in args or "_next" in args or args.get("_size", ["max"])[0] != "max":
+    async def _table_csv(self, scope):
+        name = _named(scope)
+        db = await archive_in_path(self.datasette, scope["path"])
+        return name is not None and name in await db.table_names()
+
+    def _first_page(self, scope):
+        args = _args(scope)
+        if "_stream" in args or "_next" in args or args.get("_size", "max") != "max":
             return False
-        if not self.datasette.setting("allow_csv_stream"):
-            return False
-        parts = scope["path"].strip("/").split("/")
-        if len(parts) != 2:
+        return bool(self.datasette.setting("allow_csv_stream"))
+
+    async def _query_csv(self, scope, receive, send):
+        """A query's CSV (SQL, or a canned query) is one piece of at most
+        max_returned_rows rows: it is held whole, and sent only if nothing
+        was left out."""
+        messages = []
+
+        async def keep(message):
+            messages.append(message)
+
+        await self.app(scope, receive, keep)
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        if start["status"] == 200:
+            if _cut_short(body):
+                raise IncompleteDownload(body.decode("utf-8", "replace").rsplit("\r\n", 1)[-1])
+            if await self._rows_left_out(scope, body):
+                limit = self.datasette.setting("max_returned_rows")
+                message = (
+                    f"{scope['path']}: this query returns more than {limit:,} rows, the most a query's "
+                    "CSV holds (max_returned_rows), so the CSV would lose the rest. Take it in parts "
+                    "with LIMIT and OFFSET, download a table's CSV (it holds every row), or download "
+                    "the database.\n"
+                )
+                return await Response.text(message, status=400).asgi_send(send)
+        for message in messages:
+            await send(message)
+
+    async def _rows_left_out(self, scope, body):
+        limit = self.datasette.setting("max_returned_rows")
+        if not _more_lines_than(body, limit):
             return False
         db = await archive_in_path(self.datasette, scope["path"])
-        return tilde_decode(parts[1][: -len(".csv")]) in await db.table_names()
+        args = _args(scope)
+        if _named(scope) is None:
+            sql = args.get("sql", "")
+        else:
+            canned = await self.datasette.get_canned_query(db.name, _named(scope), None)
+            sql = (canned or {}).get("sql", "")
+        sql = sql.strip().rstrip(";")
+        params = {name: args.get(name, "") for name in await derive_named_parameters(db, sql)}
+        try:
+            more = await db.execute(f"select 1 from ({sql}) limit 1 offset {limit}", params)
+        except Exception:
+            return True  # cannot tell: a refusal is better than rows lost unsaid
+        return bool(more.rows)
 
     async def _archive_csv(self, scope):
         if scope["type"] != "http" or scope["method"] != "GET":
             return False
-        # /news/articles.csv, /news/search.csv (a canned query), /news.csv?sql=
+        # /news/articles.csv, /news/search.csv (a canned query), /news.csv?sql=;
+        # not the plugin's own (/news/-/trends.csv).
         if not scope["path"].endswith(".csv") or b"_trace=" in scope.get("query_string", b""):
             return False
+        if len(scope["path"].strip("/").split("/")) > 2:
+            return False
         return await archive_in_path(self.datasette, scope["path"]) is not None
+
+
+def _more_lines_than(body, limit):
+    """Whether a CSV has more than ``limit`` lines, its header included."""
+    # Every line ends with CRLF (a value may hold more): fewer means fewer lines.
+    if body.count(b"\r\n") <= limit:
+        return False
+    try:
+        return sum(1 for _ in csv.reader(io.StringIO(body.decode("utf-8")))) > limit
+    except csv.Error:  # a value longer than the csv module takes: let SQL decide
+        return True
+
+
+def _named(scope):
+    """The table or canned query of /db/name.csv; None for /db.csv."""
+    parts = scope["path"].strip("/").split("/")
+    return tilde_decode(parts[1][: -len(".csv")]) if len(parts) == 2 else None
+
+
+def _args(scope):
+    return dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _cut_short(piece):

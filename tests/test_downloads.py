@@ -123,3 +123,36 @@ async def test_a_csv_that_names_its_page_keeps_it(long_db):
     page = await ds.client.get("/news/articles.json", params={"_size": "5", "_sort": "id"})
     following = await ds.client.get("/news/articles.csv", params={"_size": "5", "_sort": "id", "_next": page.json()["next"]})
     assert article_ids(following.text) == list(range(90004, 90009))
+
+
+@pytest.mark.parametrize(
+    "path, params",
+    [
+        ("/news.csv", {"sql": "select id from articles"}),
+        ("/news.csv", {"sql": "select id from articles where id >= :low;", "low": "90000"}),
+        ("/news/feed.csv", {}),  # a canned query of the 50 newest
+    ],
+)
+async def test_a_query_csv_cut_at_max_returned_rows_is_refused(long_db, path, params):
+    ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_returned_rows": 7})
+    response = await ds.client.get(path, params=params)
+    assert response.status_code == 400
+    assert response.text == (
+        f"{path}: this query returns more than 7 rows, the most a query's CSV holds (max_returned_rows), "
+        "so the CSV would lose the rest. Take it in parts with LIMIT and OFFSET, download a table's CSV "
+        "(it holds every row), or download the database.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "params, ids",
+    [
+        ({"sql": "select id from articles where id >= 90000 order by id limit 7"}, list(range(90000, 90007))),
+        ({"sql": "select id from articles where id >= :low order by id", "low": "90034"}, list(range(90034, 90040))),
+    ],
+)
+async def test_a_query_csv_of_all_its_rows_is_sent(long_db, params, ids):
+    ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_returned_rows": 7})
+    response = await ds.client.get("/news.csv", params=params)
+    assert response.status_code == 200
+    assert article_ids(response.text) == ids
