@@ -2,7 +2,9 @@
 articles per month behind it (hkcnews/coverage.py, hkcnews/months.py)."""
 import re
 import sqlite3
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
 
 from datasette.app import Datasette
 
@@ -62,6 +64,13 @@ async def test_chart_bar_titles_say_month_and_count(ds):
 async def test_search_chart_links_to_the_trends_page(ds):
     html = await html_of(ds, "/news/articles", _search="台灣")
     assert '<a class="hkc-trends-link" href="/news/-/trends?q=%E5%8F%B0%E7%81%A3">Compare with other terms</a>' in html
+
+
+@pytest.mark.parametrize("params", [{"_search": "不存在的詞"}, {"_search": "天氣", "_size": "1", "_next": "2021-07-15,50004"}])
+async def test_search_without_a_chart_still_links_to_the_trends_page(ds, params):
+    html = await html_of(ds, "/news/articles", **params)
+    assert "hkc-coverage" not in html
+    assert f'<a class="hkc-trends-link" href="/news/-/trends?q={quote(params["_search"])}">Compare with other terms</a>' in html
 
 
 async def test_month_facet_leaves_other_databases_alone(tmp_path, corpus_db):
