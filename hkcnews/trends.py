@@ -4,7 +4,6 @@ of the month's articles) as lines, each searched as the articles table's
 search box searches; .csv and .json give the same series."""
 import csv
 import io
-import json
 from urllib.parse import urlencode
 
 from datasette.utils.asgi import BadRequest, NotFound, Response
