@@ -1,6 +1,7 @@
 # make serve: install, build $(DB) from $(SEEDS_DIR) when they changed, serve it.
 # make test:  install with the test dependencies (and Chromium, where apt-get
 #             can), then run the whole suite, browser tests included.
+# make lint:  the formatter and linter (ruff), as CI runs them.
 # make archive: clone the whole public backup (or update the clone), build
 #             it with a progress bar, serve it.
 PYTHON ?= python3
@@ -20,7 +21,7 @@ ARCHIVE_REPO ?= https://github.com/hkarchivist/hkcnews-article-archive
 ARCHIVE_DIR ?= hkcnews-article-archive
 ARCHIVE_DB ?= full/news.db
 
-.PHONY: serve test fuzz install browser bench clean archive archive-db
+.PHONY: serve test lint fuzz install browser bench clean archive archive-db
 
 install: $(BIN)/.installed
 
@@ -73,6 +74,11 @@ browser:
 
 test: $(BIN)/.installed browser
 	$(BIN)/python -m pytest
+
+# ruff, configured in pyproject.toml: `ruff format .` and `ruff check --fix .` mend most of it.
+lint: $(BIN)/.installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 # The property tests with fresh random seeds and ten times the examples
 # (CI runs them derandomized); a failure found becomes an @example.

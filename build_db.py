@@ -11,6 +11,7 @@ build leaves the previous database exactly as it was. When PATH was built
 before by the same code, only the groups of captures that changed are read
 again.
 """
+
 import argparse
 import multiprocessing
 import os
@@ -74,9 +75,8 @@ def look_at(files, paths, workers, show_progress=False):
     ({path: (number, group key)}, invalid messages, skipped messages)."""
     scanned, errors, skipped = {}, [], []
     jobs = [(files[p][0], p) for p in paths]
-    for (_, path), (kind, payload) in zip(
-        jobs, in_workers(scan_capture, jobs, workers, "Looking at captures", show_progress, chunksize=256)
-    ):
+    scans = in_workers(scan_capture, jobs, workers, "Looking at captures", show_progress, chunksize=256)
+    for (_, path), (kind, payload) in zip(jobs, scans, strict=True):
         if kind == "capture":
             scanned[path] = payload
         else:
@@ -92,7 +92,7 @@ def remove_stale_temp_files(db_path):
     """Delete what a killed build left beside the database: its temporary
     file and its index file (…building-PID-fts), unless that build runs."""
     for stale in db_path.parent.glob(f".{db_path.name}{TEMP_MARK}*"):
-        pid = re.match(r"\d+", stale.name[len(f".{db_path.name}{TEMP_MARK}"):])
+        pid = re.match(r"\d+", stale.name[len(f".{db_path.name}{TEMP_MARK}") :])
         if pid and int(pid[0]) != os.getpid() and _running(int(pid[0])):
             continue
         stale.unlink(missing_ok=True)
@@ -206,7 +206,12 @@ def main(argv=None):
         parser.error(f"--workers {args.workers}: must be 1 or more")
     try:
         summary = build(
-            args.seeds, args.db, args.skip_invalid, workers=args.workers, show_progress=sys.stderr.isatty(), full=args.full
+            args.seeds,
+            args.db,
+            args.skip_invalid,
+            workers=args.workers,
+            show_progress=sys.stderr.isatty(),
+            full=args.full,
         )
     except BuildFailed as e:
         for error in e.errors:

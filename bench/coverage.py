@@ -13,6 +13,7 @@ requests with a cookie through), 21 times each after a warm-up, the two
 servers in turn; then the trends page with 1, 3 and 5 common terms, and
 its CSV, 7 times each. Prints medians in ms and the median difference.
 """
+
 import argparse
 import statistics
 import sys
@@ -27,8 +28,9 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from hkcnews.serve import METADATA, datasette_args, ensure_inspected  # noqa: E402
 from run import BIN, COMPUTE, NAMED_SEARCHES, cpu_model, free_port, serving  # noqa: E402
+
+from hkcnews.serve import METADATA, datasette_args, ensure_inspected  # noqa: E402
 
 FILTERS = [{"category": "眾聞"}, {"category": "眾評"}, {"year": "2021"}]
 MORE_SEARCHES = ["國安法", "警方", "Reuters"]
@@ -81,7 +83,7 @@ def paired_ms(first, second, url, pairs=21):
             response = client.get(url, cookies=COMPUTE)
             times[key].append((time.perf_counter() - start) * 1000)
             assert response.status_code == 200, (url, response.status_code)
-    differences = [a - b for a, b in zip(times["first"], times["second"])]
+    differences = [a - b for a, b in zip(times["first"], times["second"], strict=True)]
     return statistics.median(times["first"]), statistics.median(times["second"]), statistics.median(differences)
 
 
@@ -98,11 +100,21 @@ def main():
         ports = {"chart": free_port(), "no chart": free_port()}
         servers = {
             "chart": [str(BIN / "datasette"), *datasette_args(db, port=ports["chart"])],
-            "no chart": [sys.executable, "-c", BEFORE_THE_CHART,
-                         *datasette_args(db, port=ports["no chart"], metadata=without_month_facet(folder))],
+            "no chart": [
+                sys.executable,
+                "-c",
+                BEFORE_THE_CHART,
+                *datasette_args(db, port=ports["no chart"], metadata=without_month_facet(folder)),
+            ],
         }
-        with serving(servers["chart"], ports["chart"]) as with_url, serving(servers["no chart"], ports["no chart"]) as without_url:
-            with httpx.Client(base_url=with_url, timeout=60) as chart, httpx.Client(base_url=without_url, timeout=60) as plain:
+        with (
+            serving(servers["chart"], ports["chart"]) as with_url,
+            serving(servers["no chart"], ports["no chart"]) as without_url,
+        ):
+            with (
+                httpx.Client(base_url=with_url, timeout=60) as chart,
+                httpx.Client(base_url=without_url, timeout=60) as plain,
+            ):
                 print(f"{db}: {cpu_model()}")
                 print("| page | with chart, ms | before the chart, ms | chart adds, ms |")
                 print("| --- | ---: | ---: | ---: |")
@@ -117,7 +129,9 @@ def main():
                     query = urlencode([("q", t) for t in TREND_TERMS[:count]])
                     page = median_ms(chart, f"/{name}/-/trends?{query}")
                     csv = median_ms(chart, f"/{name}/-/trends.csv?{query}")
-                    print(f"| {count} term{'s' if count > 1 else ''} ({', '.join(TREND_TERMS[:count])}) | {page:.0f} | {csv:.0f} |")
+                    print(
+                        f"| {count} term{'s' if count > 1 else ''} ({', '.join(TREND_TERMS[:count])}) | {page:.0f} | {csv:.0f} |"
+                    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ it, /-/search and CSV downloads of a search. Readers ask the same popular
 searches again and again, as on a public instance. Stops by itself; prints
 one Markdown table per run.
 """
+
 import argparse
 import asyncio
 import os
@@ -59,7 +60,11 @@ def request_mix(ids, tags):
         ("search", 4, lambda rng: f"/news/articles?_search={word(rng)}"),
         ("search with the tag facet", 1, lambda rng: f"/news/articles?_search={quote(FACETED_WORD)}&_facet_array=tags"),
         ("articles with a tag", 2, lambda rng: f"/news/articles?tags__arraycontains={quote(rng.choice(tags))}"),
-        ("tag and category facets", 1, lambda rng: rng.choice(["/news/articles?_facet_array=tags", "/news/articles?_facet=category"])),
+        (
+            "tag and category facets",
+            1,
+            lambda rng: rng.choice(["/news/articles?_facet_array=tags", "/news/articles?_facet=category"]),
+        ),
         ("article page", 6, lambda rng: f"/news/articles/{rng.choice(ids)}"),
         ("canned search", 2, lambda rng: f"/news/search?q={word(rng)}"),
         ("figures", 1, lambda rng: rng.choice(["/news/figures", f"/news/figures?_search={quote('美聯社')}"])),
@@ -89,7 +94,7 @@ class Tally:
 
 
 async def reader(client, mix, rng, tally, stop_at, pause):
-    labels, weights, makers = zip(*mix)
+    labels, weights, makers = zip(*mix, strict=True)
     # Readers arrive over a second, not all in the same instant: each opens
     # its own connection then, as a browser does, and keeps it.
     await asyncio.sleep(rng.uniform(0, 1))
@@ -99,7 +104,9 @@ async def reader(client, mix, rng, tally, stop_at, pause):
         try:
             response = await client.get(makers[i](rng))
             await response.aread()
-            error = None if response.status_code < 500 and response.status_code != 400 else f"HTTP {response.status_code}"
+            error = (
+                None if response.status_code < 500 and response.status_code != 400 else f"HTTP {response.status_code}"
+            )
         except httpx.TimeoutException:
             error = "timeout"
         except httpx.HTTPError as e:
@@ -114,14 +121,19 @@ async def run(url, mix, clients, seconds, pause, seed):
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT, limits=limits) as client:
         stop_at = time.monotonic() + seconds
-        await asyncio.gather(*(reader(client, mix, random.Random(seed + i), tally, stop_at, pause) for i in range(clients)))
+        await asyncio.gather(
+            *(reader(client, mix, random.Random(seed + i), tally, stop_at, pause) for i in range(clients))
+        )
     return tally
 
 
 def serve(db, port):
     process = subprocess.Popen(
         [sys.executable, "-m", "hkcnews.serve", str(db), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     for _ in range(300):
         try:
@@ -146,7 +158,10 @@ def main():
 
     seeds = args.seeds or make_corpus(args.files, args.workdir / f"corpus-{args.files}")
     db = args.workdir / "news.db"
-    subprocess.run([sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(db), "--skip-invalid"], check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "build_db.py"), "--seeds", str(seeds), "--db", str(db), "--skip-invalid"],
+        check=True,
+    )
     conn = sqlite3.connect(db)
     ids = [i for (i,) in conn.execute("select id from articles")]
     tags = [t for (t,) in conn.execute("select name from tags order by article_count desc limit 200")]
@@ -156,23 +171,31 @@ def main():
     server = serve(db, port)
     url = f"http://127.0.0.1:{port}"
     try:
-        print(f"\n{files:,} files from {seeds.name}: {len(ids):,} articles; {cpu_model()}, {subprocess.getoutput('nproc')} cores; "
-              f"python -m hkcnews.serve on {url}\n")
+        print(
+            f"\n{files:,} files from {seeds.name}: {len(ids):,} articles; {cpu_model()}, {subprocess.getoutput('nproc')} cores; "
+            f"python -m hkcnews.serve on {url}\n"
+        )
         day = asyncio.run(run(url, mix, args.clients, args.seconds, (1.0, 3.0), seed=1))
         print(f"Run 1, a busy day: {args.clients} readers pausing 1-3 s, {args.seconds} s\n")
         print("| requests | errors | requests/s | median ms | p95 ms | p99 ms | max ms |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        print(f"| {len(day.times) + len(day.errors):,} | {len(day.errors)} | {len(day.times) / args.seconds:.1f} | "
-              f"{day.percentile(0.5):.0f} | {day.percentile(0.95):.0f} | {day.percentile(0.99):.0f} | {max(day.times) * 1000:.0f} |")
+        print(
+            f"| {len(day.times) + len(day.errors):,} | {len(day.errors)} | {len(day.times) / args.seconds:.1f} | "
+            f"{day.percentile(0.5):.0f} | {day.percentile(0.95):.0f} | {day.percentile(0.99):.0f} | {max(day.times) * 1000:.0f} |"
+        )
         print("\n| request | count | median ms | p99 ms |\n| --- | ---: | ---: | ---: |")
         for kind, times in sorted(day.by_kind.items()):
-            print(f"| {kind} | {len(times)} | {statistics.median(times) * 1000:.0f} | {day.percentile(0.99, times):.0f} |")
+            print(
+                f"| {kind} | {len(times)} | {statistics.median(times) * 1000:.0f} | {day.percentile(0.99, times):.0f} |"
+            )
         if day.errors:
             print("\nerrors:", sorted(set(day.errors))[:10])
         # Every reader arrives in the first second, when no page is in the
         # servers' page caches yet; later, popular pages come from memory.
-        print(f"\nAfter the first 10 s: {len(day.later):,} requests, median {day.percentile(0.5, day.later):.0f} ms, "
-              f"p95 {day.percentile(0.95, day.later):.0f} ms, p99 {day.percentile(0.99, day.later):.0f} ms")
+        print(
+            f"\nAfter the first 10 s: {len(day.later):,} requests, median {day.percentile(0.5, day.later):.0f} ms, "
+            f"p95 {day.percentile(0.95, day.later):.0f} ms, p99 {day.percentile(0.99, day.later):.0f} ms"
+        )
 
         print(f"\nRun 2, saturation: readers without pauses, {args.level_seconds} s per level\n")
         print("| readers | requests/s | median ms | p99 ms | errors |\n| ---: | ---: | ---: | ---: | ---: |")
@@ -180,16 +203,24 @@ def main():
         while clients <= args.max_readers:
             tally = asyncio.run(run(url, mix, clients, args.level_seconds, None, seed=clients))
             rate = len(tally.times) / args.level_seconds
-            print(f"| {clients} | {rate:.1f} | {tally.percentile(0.5):.0f} | {tally.percentile(0.99):.0f} | "
-                  f"{len(tally.errors)}{' (' + ', '.join(sorted({e for _, e in tally.errors})) + ')' if tally.errors else ''} |",
-                  flush=True)
+            print(
+                f"| {clients} | {rate:.1f} | {tally.percentile(0.5):.0f} | {tally.percentile(0.99):.0f} | "
+                f"{len(tally.errors)}{' (' + ', '.join(sorted({e for _, e in tally.errors})) + ')' if tally.errors else ''} |",
+                flush=True,
+            )
             if rate > best:
                 best, best_clients = rate, clients
             if tally.errors and first_errors is None:
                 first_errors = clients
             clients *= 2
-        print(f"\npeak: {best:.1f} requests/s with {best_clients} readers; "
-              + (f"errors or timeouts from {first_errors} readers" if first_errors else f"no error or timeout up to {args.max_readers} readers"))
+        print(
+            f"\npeak: {best:.1f} requests/s with {best_clients} readers; "
+            + (
+                f"errors or timeouts from {first_errors} readers"
+                if first_errors
+                else f"no error or timeout up to {args.max_readers} readers"
+            )
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(20)

@@ -15,6 +15,7 @@ the other revision (a git worktree) for time and size, each build in turn
 with this checkout's so that both see the same machine. Run by hand; the
 test suite asserts the agreement on 20,000 files.
 """
+
 import argparse
 import json
 import os
@@ -30,7 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # The shared folder: where HKCNEWS_SHARED says, beside this checkout, or
 # where this workplace keeps it (for a clone made elsewhere, as CI's is).
 SHARED = next(
-    (p for p in map(Path, filter(None, [os.environ.get("HKCNEWS_SHARED"), ROOT.parent / "shared", "/work/shared"])) if p.is_dir()),
+    (
+        p
+        for p in map(Path, filter(None, [os.environ.get("HKCNEWS_SHARED"), ROOT.parent / "shared", "/work/shared"]))
+        if p.is_dir()
+    ),
     ROOT.parent / "shared",
 )
 MAKE_CORPUS = SHARED / "corpus" / "make_corpus.py"
@@ -44,7 +49,9 @@ def agreement(db, truth):
     article takes."""
     conn = sqlite3.connect(db)
     agree, disagree = 0, []
-    for path, status, reason, article_id in conn.execute("select source_path, status, reason, article_id from captures"):
+    for path, status, reason, article_id in conn.execute(
+        "select source_path, status, reason, article_id from captures"
+    ):
         number = re.search(r"(\d+)\.md$", path)[1]
         expected = truth[number]
         if expected == "article":
@@ -63,7 +70,10 @@ def agreement(db, truth):
 def corpus(files, workdir, seed):
     folder, truth = workdir / f"corpus-{files}-{seed}", workdir / f"truth-{files}-{seed}.json"
     if not truth.exists():
-        subprocess.run([sys.executable, str(MAKE_CORPUS), str(files), str(folder), "--seed", str(seed), "--truth", str(truth)], check=True)
+        subprocess.run(
+            [sys.executable, str(MAKE_CORPUS), str(files), str(folder), "--seed", str(seed), "--truth", str(truth)],
+            check=True,
+        )
     return folder, json.loads(truth.read_text())
 
 
@@ -73,7 +83,10 @@ def timed_build(checkout, seeds, db):
     start = time.perf_counter()
     out = subprocess.run(
         [sys.executable, str(checkout / "build_db.py"), "--seeds", str(seeds), "--db", str(db), "--full"],
-        cwd=checkout, check=True, capture_output=True, text=True,
+        cwd=checkout,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return time.perf_counter() - start, db.stat().st_size / 1e6, out.stdout.strip()
 
@@ -105,7 +118,11 @@ def main():
     if args.before:
         checkout = args.workdir / "before"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(checkout)], capture_output=True)
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(checkout), args.before], check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(checkout), args.before],
+            check=True,
+            capture_output=True,
+        )
         checkouts[args.before] = (checkout, args.workdir / "before.db")
     try:
         results = {name: [] for name in checkouts}
@@ -114,7 +131,9 @@ def main():
                 results[name].append(timed_build(checkout, seeds, db))
     finally:
         if args.before:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(checkouts[args.before][0])], check=True)
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(checkouts[args.before][0])], check=True
+            )
     for name, runs in results.items():
         times = [seconds for seconds, _, _ in runs]
         print(f"{name}: {runs[-1][2]}")

@@ -17,6 +17,7 @@ A page is timed as computed (each request carries a cookie, so the
 bundle's page cache lets it through) and, for the bundle, again as served
 from memory. Run by hand; nothing here is a test.
 """
+
 import argparse
 import csv
 import io
@@ -40,8 +41,9 @@ ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
 from datasette.utils import tilde_encode  # noqa: E402
-from hkcnews.serve import SETTINGS, ensure_inspected  # noqa: E402
 from reconcile import MAKE_CORPUS  # noqa: E402
+
+from hkcnews.serve import SETTINGS, ensure_inspected  # noqa: E402
 from hkcnews.terms import _CJK_RUN, fold, fts_query, visible_text  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -120,8 +122,12 @@ def timings(client, urls, cached=False):
         statuses.add(response.status_code)
         timed_out |= "timed out" in response.text or '"facets_timed_out": ["' in response.text
     times.sort()
-    return {"median": statistics.median(times), "p95": times[min(len(times) - 1, int(len(times) * 0.95))],
-            "status": statuses, "timed_out": timed_out}
+    return {
+        "median": statistics.median(times),
+        "p95": times[min(len(times) - 1, int(len(times) * 0.95))],
+        "status": statuses,
+        "timed_out": timed_out,
+    }
 
 
 def stream_csv(client, url):
@@ -173,17 +179,27 @@ def exactness(docs, bundle_db, stock_db, queries):
     stock = sqlite3.connect(stock_db)
     from datasette.utils import escape_fts
 
-    stock_docs = {path: (title or "") + "\n" + (body or "") for path, title, body in stock.execute("select path, title, body from articles")}
+    stock_docs = {
+        path: (title or "") + "\n" + (body or "")
+        for path, title, body in stock.execute("select path, title, body from articles")
+    }
     bundle_exact = stock_exact = 0
     for q in queries:
         folded = fold(q)
         expected = {i for i, d in docs.items() if folded in d}
-        got = {r[0] for r in bundle.execute("select rowid from articles_fts where articles_fts match ?", [fts_query(q)])}
+        got = {
+            r[0] for r in bundle.execute("select rowid from articles_fts where articles_fts match ?", [fts_query(q)])
+        }
         bundle_exact += got == expected
         stock_expected = {p for p, d in stock_docs.items() if q in d}
-        stock_got = {r[0] for r in stock.execute(
-            "select articles.path from articles join articles_fts on articles_fts.rowid = articles.rowid "
-            "where articles_fts match ?", [escape_fts(q)])}
+        stock_got = {
+            r[0]
+            for r in stock.execute(
+                "select articles.path from articles join articles_fts on articles_fts.rowid = articles.rowid "
+                "where articles_fts match ?",
+                [escape_fts(q)],
+            )
+        }
         stock_exact += stock_got == stock_expected
     return bundle_exact / len(queries), stock_exact / len(queries)
 
@@ -205,8 +221,14 @@ def request_plan(db_name, docs, row_path, bundle):
     q = lambda s: quote(s)  # noqa: E731
     plan = [
         ("articles table page", [f"{base}/articles"] * again),
-        *[(f"search {s} ({share(docs, s):.0%} of articles)", [f"{base}/articles?_search={q(s)}"] * again) for s in NAMED_SEARCHES],
-        *[(f"search, {n}-character Chinese", [f"{base}/articles?_search={q(s)}" for s in by_length[n]]) for n in (1, 2, 3, 4)],
+        *[
+            (f"search {s} ({share(docs, s):.0%} of articles)", [f"{base}/articles?_search={q(s)}"] * again)
+            for s in NAMED_SEARCHES
+        ],
+        *[
+            (f"search, {n}-character Chinese", [f"{base}/articles?_search={q(s)}" for s in by_length[n]])
+            for n in (1, 2, 3, 4)
+        ],
         ("search, English word", [f"{base}/articles?_search={q(s)}" for s in english]),
         ("tag facet, all rows", [f"{base}/articles?_facet_array=tags"] * again),
         ("tag facet, search result", [f"{base}/articles?_search={q(s)}&_facet_array=tags" for s in by_length[2]]),
@@ -245,7 +267,7 @@ def measure_builds(seeds, bundle_db, one_worker_db, stock_db):
 
     # One file changed: the rebuild must notice it and only it.
     articles = sorted(seeds.rglob("*.md"))
-    changed = next(p for p in articles[len(articles) // 2:] if "。".encode() in p.read_bytes())
+    changed = next(p for p in articles[len(articles) // 2 :] if "。".encode() in p.read_bytes())
     original = changed.read_bytes()
     try:
         changed.write_bytes(original.replace("。".encode(), "。 ".encode(), 1))
@@ -256,8 +278,14 @@ def measure_builds(seeds, bundle_db, one_worker_db, stock_db):
     finally:
         changed.write_bytes(original)
         timed_run(build_bundle)
-    return {"bundle": bundle_seconds, "one worker": one_worker_seconds, "stock": stock_seconds,
-            "bundle rss": bundle_rss, "stock rss": stock_rss, "rebuild": rebuild_seconds}
+    return {
+        "bundle": bundle_seconds,
+        "one worker": one_worker_seconds,
+        "stock": stock_seconds,
+        "bundle rss": bundle_rss,
+        "stock rss": stock_rss,
+        "rebuild": rebuild_seconds,
+    }
 
 
 def measure_pages(bundle_db, stock_db, docs):
@@ -265,7 +293,10 @@ def measure_pages(bundle_db, stock_db, docs):
     the same settings, and the bundle's file under a plain datasette serve."""
     conn = sqlite3.connect(bundle_db)
     bundle_ids = [r[0] for r in conn.execute("select id from articles order by random() limit 20")]
-    stock_paths = [tilde_encode(r[0]) for r in sqlite3.connect(stock_db).execute("select path from articles order by random() limit 20")]
+    stock_paths = [
+        tilde_encode(r[0])
+        for r in sqlite3.connect(stock_db).execute("select path from articles order by random() limit 20")
+    ]
     ensure_inspected(bundle_db, str(BIN / "datasette"))
     ensure_inspected(stock_db, str(BIN / "datasette"))
     # A search with thousands of hits, for the streamed CSV.
@@ -275,10 +306,26 @@ def measure_pages(bundle_db, stock_db, docs):
     stock_settings = {**SETTINGS, "facet_time_limit_ms": "20000", "sql_time_limit_ms": "20000"}
     servers = {
         "bundle": lambda port: [sys.executable, "-m", "hkcnews.serve", str(bundle_db), "--port", str(port)],
-        "stock": lambda port: [str(BIN / "datasette"), "serve", "-i", str(stock_db), "--inspect-file",
-                               f"{stock_db}.inspect.json", "--port", str(port),
-                               *[arg for name, value in stock_settings.items() for arg in ("--setting", name, value)]],
-        "plain": lambda port: [str(BIN / "datasette"), "serve", str(bundle_db), "-m", str(ROOT / "metadata.yml"), "--port", str(port)],
+        "stock": lambda port: [
+            str(BIN / "datasette"),
+            "serve",
+            "-i",
+            str(stock_db),
+            "--inspect-file",
+            f"{stock_db}.inspect.json",
+            "--port",
+            str(port),
+            *[arg for name, value in stock_settings.items() for arg in ("--setting", name, value)],
+        ],
+        "plain": lambda port: [
+            str(BIN / "datasette"),
+            "serve",
+            str(bundle_db),
+            "-m",
+            str(ROOT / "metadata.yml"),
+            "--port",
+            str(port),
+        ],
     }
     results = {}
     for name, command in servers.items():
@@ -290,7 +337,9 @@ def measure_pages(bundle_db, stock_db, docs):
             results[name] = {label: timings(client, urls) for label, urls in plan}
             if name == "bundle":
                 results["memory"] = {label: timings(client, urls, cached=True) for label, urls in plan}
-            results[name]["stream"] = stream_csv(client, f"/{db.stem}/articles.csv?_search={quote(common)}&_stream=on&_size=max")
+            results[name]["stream"] = stream_csv(
+                client, f"/{db.stem}/articles.csv?_search={quote(common)}&_stream=on&_size=max"
+            )
     return results
 
 
@@ -300,14 +349,20 @@ def main():
     parser.add_argument("--seeds", type=Path, help="a folder of articles instead (real ones, or files made before)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/hkcnews-bench"))
     parser.add_argument("--exactness", type=int, default=200, help="random substrings to check")
-    parser.add_argument("--pages-only", action="store_true", help="time the pages of the databases an earlier run built")
+    parser.add_argument(
+        "--pages-only", action="store_true", help="time the pages of the databases an earlier run built"
+    )
     args = parser.parse_args()
 
     work = args.workdir
     seeds = args.seeds or make_corpus(args.files, work / f"corpus-{args.files}")
     for folder in ("bundle", "bundle-1", "stock"):
         (work / folder).mkdir(parents=True, exist_ok=True)
-    bundle_db, one_worker_db, stock_db = work / "bundle" / "news.db", work / "bundle-1" / "news.db", work / "stock" / "stock.db"
+    bundle_db, one_worker_db, stock_db = (
+        work / "bundle" / "news.db",
+        work / "bundle-1" / "news.db",
+        work / "stock" / "stock.db",
+    )
     builds = None if args.pages_only else measure_builds(seeds, bundle_db, one_worker_db, stock_db)
     docs = folded_documents(bundle_db)
     results = measure_pages(bundle_db, stock_db, docs)
@@ -346,16 +401,27 @@ def main():
         "| page | bundle | bundle, from memory | stock, same settings | stock / bundle | plain `datasette serve` |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    flag = lambda r: (" (timed out)" if r["timed_out"] else "") + ("" if r["status"] == {200} else f" (HTTP {sorted(r['status'])})")  # noqa: E731
-    cell = lambda r: f"{r['median']:.0f} / {r['p95']:.0f}{flag(r)}" if r else "n/a"  # noqa: E731
+
+    def flag(r):
+        return (" (timed out)" if r["timed_out"] else "") + (
+            "" if r["status"] == {200} else f" (HTTP {sorted(r['status'])})"
+        )
+
+    def cell(r):
+        return f"{r['median']:.0f} / {r['p95']:.0f}{flag(r)}" if r else "n/a"
+
     for label, b in results["bundle"].items():
         if label == "stream":
             continue
         s = results["stock"].get(label)
         ratio = f"{s['median'] / b['median']:.1f}" if s else ""
-        lines.append(f"| {label} | {cell(b)} | {cell(results['memory'][label])} | {cell(s)} | {ratio} | {cell(results['plain'][label])} |")
+        lines.append(
+            f"| {label} | {cell(b)} | {cell(results['memory'][label])} | {cell(s)} | {ratio} | {cell(results['plain'][label])} |"
+        )
     (bf, brows, brate), (sf, srows, srate) = results["bundle"]["stream"], results["stock"]["stream"]
-    lines.append(f"| streamed CSV of a search: first byte ms; rows/s (rows) | {bf:.0f}; {brate:,.0f} ({brows:,}) | | {sf:.0f}; {srate:,.0f} ({srows:,}) | | |")
+    lines.append(
+        f"| streamed CSV of a search: first byte ms; rows/s (rows) | {bf:.0f}; {brate:,.0f} ({brows:,}) | | {sf:.0f}; {srate:,.0f} ({srows:,}) | | |"
+    )
     print("\n".join(lines))
 
 

@@ -1,5 +1,6 @@
 """The stock setup the bundle is measured against: every article inserted
 with sqlite-utils, enable_fts(["title", "body"]) with its defaults."""
+
 import time
 from pathlib import Path
 

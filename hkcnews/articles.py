@@ -1,4 +1,5 @@
 """One archived article file in, one dict of columns out."""
+
 import datetime as dt
 import hashlib
 import re
@@ -125,7 +126,7 @@ def split_body(content):
     # Section i is the text after rule i-1 (section 0: before the first rule).
     starts = [0] + [rule.end() for rule in rules]
     ends = [rule.start() for rule in rules] + [len(content)]
-    sections = [content[s:e] for s, e in zip(starts, ends)]
+    sections = [content[s:e] for s, e in zip(starts, ends, strict=True)]
     body_end = len(sections)
     for i in range(1, len(sections)):
         if any(marker in sections[i] for marker in _FOOTER_MARKERS):
@@ -169,9 +170,7 @@ def read_text(path, relative_path):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InvalidArticle(
-            f"{relative_path}: not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})"
-        ) from None
+        raise InvalidArticle(f"{relative_path}: not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})") from None
     warnings = []
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -7,6 +7,7 @@ module, each the same Datasette that `datasette serve -i DB --inspect-file
 … -m metadata.yml --setting …` builds, for the database hkcnews.serve names
 in the environment variable HKCNEWS_DB.
 """
+
 import json
 import os
 

@@ -1,6 +1,7 @@
 """What the bundle's templates are given: an article page, the articles
 table's default columns, and the home page's counts and chart. Everything
 here reads a database build_db.py made; the hooks in hkcnews/plugin decide when."""
+
 import json
 import weakref
 from urllib.parse import urlencode

@@ -12,6 +12,7 @@ with a caching library: the maintained ones cache by HTTP headers for any
 app, and the rule here is Datasette's own, which database a URL reads and
 whether that file is immutable.
 """
+
 from collections import OrderedDict
 
 from .ours import archive_in_path

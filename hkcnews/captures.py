@@ -22,6 +22,7 @@ is a capture, and each capture is one of:
 Pure functions of what the captures hold: the build parses a group's files
 and asks ``reconcile`` what they are.
 """
+
 import re
 from dataclasses import dataclass
 from functools import cached_property

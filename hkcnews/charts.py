@@ -3,6 +3,7 @@ script to run, read well in any browser, and a page that holds one can be
 kept whole by the page cache. Every chart has months on a continuous axis,
 a <title> on each mark for the reader who hovers it, and, given ``link``,
 each month's mark links to the articles behind it."""
+
 import html
 
 from markupsafe import Markup
@@ -72,7 +73,9 @@ def month_chart_svg(counts, link=None, shares=None, label="Articles per month", 
     first, last = month_index(counts[0][0]), month_index(counts[-1][0])
     value = dict(counts) if shares is None else {month: shares[month] for month, _ in counts}
     most = max(value.values()) or 1
-    parts, plot_height, step = _frame("articles-per-month", label, first, last, _axis_top(most, shares is not None), height)
+    parts, plot_height, step = _frame(
+        "articles-per-month", label, first, last, _axis_top(most, shares is not None), height
+    )
     for month, n in counts:
         bar = plot_height * value[month] / most
         x = LEFT + (month_index(month) - first) * step
@@ -104,14 +107,17 @@ def trend_chart_svg(series, link=None, share=False, label="Articles per month"):
     for i, (term, points) in enumerate(series):
         colour = LINE_COLOURS[i % len(LINE_COLOURS)]
         xy = [
-            (LEFT + (month_index(month) - first + 0.5) * step, plot_top + plot_height * (1 - pick((month, n, s)) / most))
+            (
+                LEFT + (month_index(month) - first + 0.5) * step,
+                plot_top + plot_height * (1 - pick((month, n, s)) / most),
+            )
             for month, n, s in points
         ]
         parts.append(
             f'<polyline class="term" data-term="{html.escape(term)}" fill="none" stroke="{colour}" stroke-width="1.5" '
             f'points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in xy)}"/>'
         )
-        for (x, y), (month, n, s) in zip(xy, points):
+        for (x, y), (month, n, s) in zip(xy, points, strict=True):
             point = (
                 f'<circle class="point" data-term="{html.escape(term)}" data-month="{month}" data-count="{n}" '
                 f'cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}">'

@@ -4,6 +4,7 @@ configured in metadata.yml) that the table page draws as a chart and the
 JSON gives as counts. Each month links to the same search narrowed to it,
 and carries the month's share of all articles published then, to show
 attention as Media Cloud's Explorer does."""
+
 import html
 from urllib.parse import parse_qsl, urlencode
 
@@ -92,10 +93,17 @@ def coverage_chart(facet_info, trends_url=None):
     label = "Matching articles per month"
     by_count = month_chart_svg(counts, link=urls.get, label=label, height=CHART_HEIGHT)
     by_share = month_chart_svg(
-        counts, link=urls.get, shares={r["value"]: r["share"] for r in results},
-        label=f"{label}, as a share of all", height=CHART_HEIGHT,
+        counts,
+        link=urls.get,
+        shares={r["value"]: r["share"] for r in results},
+        label=f"{label}, as a share of all",
+        height=CHART_HEIGHT,
     )
-    more = f'<p><a class="hkc-trends-link" href="{html.escape(trends_url)}">Compare with other terms</a></p>' if trends_url else ""
+    more = (
+        f'<p><a class="hkc-trends-link" href="{html.escape(trends_url)}">Compare with other terms</a></p>'
+        if trends_url
+        else ""
+    )
     return either_chart(
         "hkc-coverage", [("Articles per month", by_count), ("Share of each month's articles", by_share)], more
     )

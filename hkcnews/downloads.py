@@ -23,6 +23,7 @@ Written here because no Datasette setting or hook turns that line into an
 error, or makes a table's CSV link stream; it applies only to databases
 build_db.py made.
 """
+
 import csv
 import io
 from urllib.parse import parse_qsl

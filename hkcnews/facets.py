@@ -12,6 +12,7 @@ output; any other array column falls through to Datasette's own facet.
 A ?tags__arraycontains= filter gets an indexed twin, and a search a clause
 SQLite answers in date order.
 """
+
 import re
 import weakref
 from collections import Counter
@@ -192,7 +193,10 @@ class TagsFacet(OwnCounts, NoSuggestions, ArrayFacet):
 
     async def _execute(self, sql, params):
         results = await self.ds.execute(
-            self.database, sql, params, truncate=False,
+            self.database,
+            sql,
+            params,
+            truncate=False,
             custom_time_limit=self.ds.setting("facet_time_limit_ms"),
         )
         return [(row["value"], row["count"]) for row in results.rows]
@@ -327,4 +331,3 @@ async def search_in_date_order(datasette, database, table, filter_arguments):
         return filter_arguments
     filter_arguments.where_clauses = ["+" + c if c == stock else c for c in filter_arguments.where_clauses]
     return filter_arguments
-

@@ -1,5 +1,6 @@
 """Pictures in an article body: ``<figure>`` blocks and Markdown images, with
 their captions and the photo credit that usually ends a caption."""
+
 import html
 import re
 from html.parser import HTMLParser

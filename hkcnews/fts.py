@@ -1,5 +1,6 @@
 """The full-text index: what each article and figure is indexed as, and the
 process that builds the index of a fresh build beside the writer."""
+
 import os
 import sqlite3
 import sys
@@ -28,8 +29,7 @@ FTS_SHADOW_TABLES = ("data", "idx", "docsize", "config")
 def create_fts_tables(conn):
     for fts, (content, columns) in FTS_TABLES.items():
         conn.execute(
-            f"create virtual table [{fts}] using fts5({', '.join(columns)}, "
-            f"content=[{content}], {FTS_OPTIONS})"
+            f"create virtual table [{fts}] using fts5({', '.join(columns)}, content=[{content}], {FTS_OPTIONS})"
         )
 
 

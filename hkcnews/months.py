@@ -1,6 +1,7 @@
 """Articles per month: the one query behind the home page's chart, the
 coverage chart of a search or filter, the trends page and the canned query
 articles_per_month."""
+
 import weakref
 
 # Months of every article, counted once per immutable database.

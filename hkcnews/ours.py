@@ -1,6 +1,7 @@
 """Is this one of our databases? Every hook of the plugin asks before it
 changes anything, so a Datasette serving other files beside the archive
 serves those as stock Datasette would."""
+
 import sqlite3
 import weakref
 

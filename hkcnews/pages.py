@@ -1,5 +1,6 @@
 """What the browser shows of an article, a picture and the archive: Markdown
 rendered to sanitised HTML, and links that stay safe."""
+
 import html
 import re
 from urllib.parse import urlencode
@@ -14,10 +15,42 @@ ARCHIVE_HOST = "https://web.archive.org"
 # Everything an article body uses, nothing that runs: no script, style,
 # iframe, form or event attribute survives, whatever an article contains.
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "figcaption", "figure",
-    "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s",
-    "small", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
-    "tr", "u", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "figcaption",
+    "figure",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "small",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},

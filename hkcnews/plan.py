@@ -7,6 +7,7 @@ of the previous build they replace. A group is every capture that shares a
 title and date, so when one capture changes its whole group, old and new,
 is decided again, and the result is what a full build would give.
 """
+
 import ast
 import hashlib
 import os
@@ -110,7 +111,9 @@ def changes(files, before):
     """Paths added or changed (size or time) since ``before``, and deleted;
     None when a full build is quicker."""
     changed = [
-        p for p, (_, size, mtime) in files.items() if p not in before or (before[p].size, before[p].mtime_ns) != (size, mtime)
+        p
+        for p, (_, size, mtime) in files.items()
+        if p not in before or (before[p].size, before[p].mtime_ns) != (size, mtime)
     ]
     deleted = [p for p in before if p not in files]
     return None if len(changed) > MAX_CHANGED else (changed, deleted)

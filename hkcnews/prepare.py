@@ -5,6 +5,7 @@ number and the group of captures it belongs to. Then each group is read
 whole (``prepare_group``): its captures parsed, reconciled into articles,
 and the chosen capture of each article indexed.
 """
+
 from .articles import InvalidArticle, NotAnArticle, parse_article, read_capture
 from .captures import Capture, adds_nothing, failed_reason, group_key, reconcile
 from .fts import article_fts_values, figure_fts_values
@@ -86,8 +87,11 @@ def prepare_group(job):
                 this["said"], _captions(this), chosen["said"], _captions(chosen)
             )
             row = capture_row(
-                this["article"], "article" if capture.id == article.id else "repeat", article.id,
-                similarity=round(similarity, 3), body=this["article"]["body"] if new else None,
+                this["article"],
+                "article" if capture.id == article.id else "repeat",
+                article.id,
+                similarity=round(similarity, 3),
+                body=this["article"]["body"] if new else None,
             )
             result["captures"].append(row)
         columns = dict(chosen["article"], id=article.id, capture_count=len(article.captures))

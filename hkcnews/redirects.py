@@ -3,6 +3,7 @@ with the number in its address, but only one number of each article is the
 article's id: /news/articles/360 (a repeat of 177) answers with a redirect
 to /news/articles/177, in HTML and JSON alike, and the number of a failed
 capture with one to its row in captures."""
+
 from datasette.utils.asgi import NotFound, Response
 
 from .facets import TAGGED_TABLE

@@ -1,4 +1,5 @@
 """What the server shows: search excerpts with the match marked."""
+
 import html
 import re
 
@@ -51,7 +52,7 @@ def excerpt(markdown, query, before=30, length=120):
             break
         pieces += [html.escape(text[pos:s]), "<mark>", html.escape(text[s:e]), "</mark>"]
         pos = e
-    pieces.append(html.escape(text[pos:max(end, pos)]))
+    pieces.append(html.escape(text[pos : max(end, pos)]))
     if max(end, pos) < len(text):
         pieces.append("…")
     return "".join(pieces)

@@ -10,6 +10,7 @@ so a tool that passes the words to MATCH as they are, such as
 JSON (or CSV), most relevant first, as `sqlite-utils search` does; --sql
 prints the query with its MATCH expression written out instead.
 """
+
 import argparse
 import csv
 import json

@@ -10,6 +10,7 @@ process renders pages on one core. It refuses a file that is not an
 archive, and exits non-zero, the worker's error on stderr, when a worker
 cannot start or stops. ``make serve`` calls this.
 """
+
 import argparse
 import multiprocessing
 import multiprocessing.connection
@@ -77,14 +78,28 @@ def publish_args(db="news.db", wheel="dist/hkcnews_archive-0.1.0-py3-none-any.wh
     ``datasette package`` takes the same arguments but the Cloud Run ones."""
     wheel = Path(wheel)
     return [
-        "datasette", "publish", "cloudrun", str(db),
-        "-m", "metadata.yml",
-        "--static", f"dist:{wheel.parent}",
-        "--install", f"/app/dist/{wheel.name}",
-        "--extra-options", " ".join(f"--setting {name} {value}" for name, value in SETTINGS.items()),
-        "--service", service,
-        "--memory", "2Gi", "--cpu", "2",
-        "--min-instances", "1", "--max-instances", "10",
+        "datasette",
+        "publish",
+        "cloudrun",
+        str(db),
+        "-m",
+        "metadata.yml",
+        "--static",
+        f"dist:{wheel.parent}",
+        "--install",
+        f"/app/dist/{wheel.name}",
+        "--extra-options",
+        " ".join(f"--setting {name} {value}" for name, value in SETTINGS.items()),
+        "--service",
+        service,
+        "--memory",
+        "2Gi",
+        "--cpu",
+        "2",
+        "--min-instances",
+        "1",
+        "--max-instances",
+        "10",
     ]
 
 
@@ -112,7 +127,9 @@ def main(argv=None):
     parser.add_argument("db")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: one per core)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: one per core)"
+    )
     args = parser.parse_args(argv)
     problem = not_an_archive(args.db)
     if problem:

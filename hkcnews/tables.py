@@ -1,4 +1,5 @@
 """The tables and indexes the build writes, and the numbers it reports."""
+
 from sqlite_utils.db import DescIndex
 
 ARTICLE_COLUMNS = {
@@ -62,9 +63,7 @@ def create_tables(db):
         pk=("article_id", "tag_id"),
         foreign_keys=[("article_id", "articles", "id"), ("tag_id", "tags", "id")],
     )
-    db["authors"].create(
-        {"name": str, "role": str, "bio": str, "avatar_url": str, "article_count": int}, pk="name"
-    )
+    db["authors"].create({"name": str, "role": str, "bio": str, "avatar_url": str, "article_count": int}, pk="name")
     db["articles"].add_foreign_key("author", "authors", "name")
     # Each article's author box as found; authors keeps the newest per name.
     db["author_boxes"].create(

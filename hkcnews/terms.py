@@ -23,6 +23,7 @@ Text and query are first folded to one script with OpenCC (t2s), one
 character at a time, so that 臺灣, 台灣 and 台湾 are the same terms and the
 folded text lines up character for character with the original.
 """
+
 import html
 import operator
 import re
@@ -30,7 +31,14 @@ import re
 import opencc
 
 __all__ = [
-    "fold", "visible_text", "without_headline", "index_terms", "index_chars", "index_article", "query_terms", "fts_query",
+    "fold",
+    "visible_text",
+    "without_headline",
+    "index_terms",
+    "index_chars",
+    "index_article",
+    "query_terms",
+    "fts_query",
     "TERMS_SCHEME",
 ]
 
@@ -74,7 +82,7 @@ def _fold_table():
     converter = opencc.OpenCC("t2s")
     source = [chr(c) for lo, hi in _CJK_RANGES if lo >= _FIRST_IDEOGRAPH for c in range(lo, hi + 1)]
     folded = converter.convert("\n".join(source)).split("\n")
-    table = {ord(s): f for s, f in zip(source, folded) if s != f and len(f) == 1}
+    table = {ord(s): f for s, f in zip(source, folded, strict=True) if s != f and len(f) == 1}
     # Full-width Latin letters and digits (ＣＯＶＩＤ１９) are the same words as
     # their ASCII forms; the ideographic space is a space.
     table.update({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)})

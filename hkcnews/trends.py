@@ -2,6 +2,7 @@
 up to five terms, the articles that match each per month (and their share
 of the month's articles) as lines, each searched as the articles table's
 search box searches; .csv and .json give the same series."""
+
 import csv
 import io
 from urllib.parse import urlencode
@@ -49,7 +50,10 @@ async def trend_rows(db, terms):
                 "month": month,
                 "all_articles": total,
                 "terms": {
-                    term: {"articles": (n := counts[term].get(month, 0)), "share": round(n / total, 6) if total else 0.0}
+                    term: {
+                        "articles": (n := counts[term].get(month, 0)),
+                        "share": round(n / total, 6) if total else 0.0,
+                    }
                     for term in terms
                 },
             }

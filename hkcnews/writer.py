@@ -1,4 +1,5 @@
 """Writes prepared groups of captures into the database."""
+
 import json
 import multiprocessing
 import os
@@ -130,7 +131,7 @@ class Writer:
                     continue
                 title, body = row
                 figures = [
-                    dict(zip(("id", "caption", "credit", "alt"), f))
+                    dict(zip(("id", "caption", "credit", "alt"), f, strict=True))
                     for f in db.execute(
                         "select id, caption, credit, alt from figures where article_id = ? order by position",
                         [article_id],
@@ -202,9 +203,7 @@ class Writer:
         db = self.db
         with db.conn:
             create_indexes(db)
-            db.execute(
-                "update tags set article_count = (select count(*) from article_tags where tag_id = tags.id)"
-            )
+            db.execute("update tags set article_count = (select count(*) from article_tags where tag_id = tags.id)")
             db.execute("delete from tags where article_count = 0")
             db.execute("delete from authors")
             # The newest author box of each writer, then every other byline.
@@ -221,9 +220,7 @@ class Writer:
             db.execute(
                 "insert or ignore into authors (name) select distinct author from articles where author is not null"
             )
-            db.execute(
-                "update authors set article_count = (select count(*) from articles where author = authors.name)"
-            )
+            db.execute("update authors set article_count = (select count(*) from articles where author = authors.name)")
             db["build_info"].insert_all(
                 [{"key": "terms_scheme", "value": TERMS_SCHEME}, {"key": "code_version", "value": code_version()}],
                 replace=True,

@@ -4,6 +4,7 @@ Debian's Chromium (apt-get install chromium fonts-noto-cjk), driven by
 Playwright; `playwright install` cannot download a browser on the machines
 this runs on. Without Chromium the tests are skipped with the install
 command, except under CI, where a missing browser is a failure."""
+
 import os
 import re
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Articles the tests write for themselves, and a Datasette over a build."""
+
 import os
 import shutil
 import sqlite3
@@ -24,8 +25,16 @@ FOOTER = (
 
 
 def article_md(
-    number, title="", body="", date="2021-06-01", author="眾新聞記者", category="眾聞", tags=(), footer=True,
-    captured="20210712063207", slug="slug",
+    number,
+    title="",
+    body="",
+    date="2021-06-01",
+    author="眾新聞記者",
+    category="眾聞",
+    tags=(),
+    footer=True,
+    captured="20210712063207",
+    slug="slug",
 ):
     """An article file in the archive's format, written for the tests: a
     capture of /article/<number>/<slug> taken at ``captured``."""
@@ -50,9 +59,20 @@ def figure_html(name, caption=None, alt="", captured="20210712063207"):
 
 # A small corpus beside the seed, each article there for a search behaviour.
 CORPUS = {
-    "a/50001.md": article_md(50001, "臺灣大選投票日", "臺灣選民今日投票，結果今晚公布。", tags=["台灣", "選舉"], category="國際", date="2020-01-11"),
-    "a/50002.md": article_md(50002, "台湾新闻简报", "台湾的选举结果已经公布。", tags=["台灣"], category="國際", date="2020-01-12"),
-    "a/50003.md": article_md(50003, "天氣報告", "香，港的天氣今日炎熱。維多利亞港海面平靜。", tags=["天氣"], date="2021-07-02"),
+    "a/50001.md": article_md(
+        50001,
+        "臺灣大選投票日",
+        "臺灣選民今日投票，結果今晚公布。",
+        tags=["台灣", "選舉"],
+        category="國際",
+        date="2020-01-11",
+    ),
+    "a/50002.md": article_md(
+        50002, "台湾新闻简报", "台湾的选举结果已经公布。", tags=["台灣"], category="國際", date="2020-01-12"
+    ),
+    "a/50003.md": article_md(
+        50003, "天氣報告", "香，港的天氣今日炎熱。維多利亞港海面平靜。", tags=["天氣"], date="2021-07-02"
+    ),
     "a/50004.md": article_md(
         50004,
         "Blinkenlights exhibition",
@@ -87,7 +107,6 @@ def seeds_with(tmp_path, files, name="seeds"):
     return write_articles(folder, files)
 
 
-
 def rows(db, sql, params=()):
     """The rows of a query as dicts."""
     conn = sqlite3.connect(db)
@@ -104,9 +123,13 @@ def comparable(db):
     try:
         return {
             "articles": conn.execute("select * from articles order by id").fetchall(),
-            "figures": conn.execute("select article_id, position, image_url, alt, caption, credit from figures order by 1, 2").fetchall(),
+            "figures": conn.execute(
+                "select article_id, position, image_url, alt, caption, credit from figures order by 1, 2"
+            ).fetchall(),
             "tags": conn.execute("select name, article_count from tags order by name").fetchall(),
-            "article_tags": conn.execute("select article_id, name from article_tags join tags on tags.id = tag_id order by 1, 2").fetchall(),
+            "article_tags": conn.execute(
+                "select article_id, name from article_tags join tags on tags.id = tag_id order by 1, 2"
+            ).fetchall(),
             "authors": conn.execute("select * from authors order by name").fetchall(),
             "captures": conn.execute("select * from captures order by id").fetchall(),
         }
@@ -154,7 +177,7 @@ HOSTILE = {
         "[按我](javascript:window.__pwned=1) [archive link](/web/20210712063207/https://www.hkcnews.com/aboutus/)\n\n"
         '<a href="javascript:alert(1)" onclick="window.__pwned = 1">另一連結</a><div onmouseover="alert(1)">破損的 <b>HTML\n\n'
         '<figure>\n<img src="https://web.archive.org/web/2021im_/https://www.hkcnews.com/x.jpg" alt="x" onload="window.__pwned = 1">\n'
-        '<figcaption>惡意圖說<svg onload="window.__pwned = 1"></svg><script>alert(\'caption\')</script>何君健攝</figcaption>\n</figure>\n',
+        "<figcaption>惡意圖說<svg onload=\"window.__pwned = 1\"></svg><script>alert('caption')</script>何君健攝</figcaption>\n</figure>\n",
         author="<b onmouseover='alert(1)'>壞作者</b>",
         tags=["<script>alert('tag')</script>", "天氣"],
         category="<i>眾聞</i>",

@@ -1,4 +1,5 @@
 """`datasette serve` as a deployment runs it, on a free loopback port."""
+
 import os
 import signal
 import socket

@@ -1,6 +1,7 @@
 """`make archive-db`, the first half of `make archive`: a shallow clone of
 the backup (here a git repository on this machine standing in for GitHub),
 brought up to date on the next run, and built."""
+
 import shutil
 import sqlite3
 import subprocess
@@ -25,14 +26,34 @@ def backup_repository(tmp_path, files):
 
 def commit(repo, message, allow_empty=False):
     git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", message, *(["--allow-empty"] if allow_empty else []))
+    git(
+        repo,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "--quiet",
+        "-m",
+        message,
+        *(["--allow-empty"] if allow_empty else []),
+    )
 
 
 def make_archive_db(tmp_path, repo):
     return subprocess.run(
-        ["make", "--no-print-directory", "archive-db", f"ARCHIVE_REPO=file://{repo}",
-         f"ARCHIVE_DIR={tmp_path / 'clone'}", f"ARCHIVE_DB={tmp_path / 'full' / 'news.db'}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            "make",
+            "--no-print-directory",
+            "archive-db",
+            f"ARCHIVE_REPO=file://{repo}",
+            f"ARCHIVE_DIR={tmp_path / 'clone'}",
+            f"ARCHIVE_DB={tmp_path / 'full' / 'news.db'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

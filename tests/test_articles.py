@@ -51,7 +51,9 @@ def test_seed_figures_in_order_with_captions_and_credits(seed_db):
             "id": 1,
             "article_id": 39427,
             "position": 1,
-            "image_url": "https://web.archive.org/web/20210712063207im_/" + SEED_IMAGES + "中美會談-阿拉斯加-20210319081500_a1b2_large.jpg",
+            "image_url": "https://web.archive.org/web/20210712063207im_/"
+            + SEED_IMAGES
+            + "中美會談-阿拉斯加-20210319081500_a1b2_large.jpg",
             "original_image_url": SEED_IMAGES + "中美會談-阿拉斯加-20210319081500_a1b2_large.jpg",
             "alt": "中美高層會談",
             "caption": "中美雙方代表在安克雷奇的會議室對坐。",
@@ -61,7 +63,9 @@ def test_seed_figures_in_order_with_captions_and_credits(seed_db):
             "id": 2,
             "article_id": 39427,
             "position": 2,
-            "image_url": "https://web.archive.org/web/20210712063207im_/" + SEED_IMAGES + "楊潔篪-王毅-20210319081600_c3d4_large.jpg",
+            "image_url": "https://web.archive.org/web/20210712063207im_/"
+            + SEED_IMAGES
+            + "楊潔篪-王毅-20210319081600_c3d4_large.jpg",
             "original_image_url": SEED_IMAGES + "楊潔篪-王毅-20210319081600_c3d4_large.jpg",
             "alt": None,
             "caption": "楊潔篪（右）與王毅在會上發言。",
@@ -71,7 +75,9 @@ def test_seed_figures_in_order_with_captions_and_credits(seed_db):
             "id": 3,
             "article_id": 39427,
             "position": 3,
-            "image_url": "https://web.archive.org/web/20210712063207im_/" + SEED_IMAGES + "安克雷奇-20210319081700_e5f6_large.jpg",
+            "image_url": "https://web.archive.org/web/20210712063207im_/"
+            + SEED_IMAGES
+            + "安克雷奇-20210319081700_e5f6_large.jpg",
             "original_image_url": SEED_IMAGES + "安克雷奇-20210319081700_e5f6_large.jpg",
             "alt": None,
             "caption": None,
@@ -135,12 +141,21 @@ def test_authors_table_keeps_the_newest_bio_and_every_byline(tmp_path):
     build(folder, tmp_path / "news.db")
     assert rows(tmp_path / "news.db", "select * from authors order by name") == [
         {"name": "眾新聞記者", "role": None, "bio": None, "avatar_url": None, "article_count": 1},
-        {"name": "陳某", "role": "博客", "bio": "新的簡介。", "avatar_url": "https://example.org/avatars/70002.png", "article_count": 2},
+        {
+            "name": "陳某",
+            "role": "博客",
+            "bio": "新的簡介。",
+            "avatar_url": "https://example.org/avatars/70002.png",
+            "article_count": 2,
+        },
     ]
 
 
 def test_markdown_images_count_as_figures(tmp_path):
-    body = "第一段。\n\n![示威現場](https://web.archive.org/web/2021im_/https://www.hkcnews.com/a.jpg)\n\n" + figure_html("b", "說明。美聯社圖片")
+    body = (
+        "第一段。\n\n![示威現場](https://web.archive.org/web/2021im_/https://www.hkcnews.com/a.jpg)\n\n"
+        + figure_html("b", "說明。美聯社圖片")
+    )
     parsed = parse(tmp_path, article_md(60002, "題", body))
     assert [(f["position"], f["alt"], f["caption"], f["credit"]) for f in parsed["figures"]] == [
         (1, "示威現場", None, None),
@@ -157,7 +172,7 @@ def test_cms_placeholder_caption_is_null(tmp_path):
 @pytest.mark.parametrize(
     "front_matter_line,expected",
     [
-        ('date: 2021-03-19', "2021-03-19"),  # YAML parses it as a date
+        ("date: 2021-03-19", "2021-03-19"),  # YAML parses it as a date
         ('date: "2021-03-19"', "2021-03-19"),
         ('date: "2021-03-19 08:15:00"', "2021-03-19"),
         ('date: ""', None),
@@ -176,7 +191,7 @@ def test_dates_become_iso_text(tmp_path, front_matter_line, expected):
         ("tags: []", []),
         ("tags:", []),
         ('tags: "單一標籤"', ["單一標籤"]),
-        ("tags:\n  - 2021\n  - \"\"", ["2021"]),
+        ('tags:\n  - 2021\n  - ""', ["2021"]),
     ],
 )
 def test_tags_are_trimmed_deduplicated_strings(tmp_path, tags_yaml, expected):
@@ -209,9 +224,20 @@ def test_capture_with_every_field_empty_parses_to_empty_columns(tmp_path):
     article = parsed["article"]
     assert article["id"] > 10**7
     assert {k: v for k, v in article.items() if k != "id"} == {
-        "title": None, "date": None, "year": None, "author": None, "category": None, "tags": [],
-        "url": None, "original_url": None, "archived_at": None, "last_updated": None, "body": None,
-        "figure_count": 0, "char_count": 0, "source_path": "empty/article_1.md",
+        "title": None,
+        "date": None,
+        "year": None,
+        "author": None,
+        "category": None,
+        "tags": [],
+        "url": None,
+        "original_url": None,
+        "archived_at": None,
+        "last_updated": None,
+        "body": None,
+        "figure_count": 0,
+        "char_count": 0,
+        "source_path": "empty/article_1.md",
     }
     assert parsed["warnings"] == []
 
@@ -223,7 +249,9 @@ def test_id_from_path_is_stable(tmp_path):
 
 
 def test_last_updated_is_kept_and_unknown_fields_warned(tmp_path):
-    text = article_md(60008, "題", "正文。").replace("---\ntitle", '---\nlast_updated: "2020-08-09 07:14:17"\nmood: "happy"\ntitle', 1)
+    text = article_md(60008, "題", "正文。").replace(
+        "---\ntitle", '---\nlast_updated: "2020-08-09 07:14:17"\nmood: "happy"\ntitle', 1
+    )
     parsed = parse(tmp_path, text)
     assert parsed["article"]["last_updated"] == "2020-08-09T07:14:17"
     assert parsed["warnings"] == ["x.md: unknown front matter fields ignored: mood"]
@@ -232,9 +260,9 @@ def test_last_updated_is_kept_and_unknown_fields_warned(tmp_path):
 @pytest.mark.parametrize(
     "name,data,message",
     [
-        ("bytes.md", b"---\ntitle: \"\xff\xfe\"\n---\n", "bytes.md: not UTF-8 (byte 0xff at offset 12)"),
-        ("yaml.md", "---\ntitle: [unclosed\n---\n".encode(), "yaml.md: front matter is not valid YAML"),
-        ("date.md", '---\ndate: "2021-13-45"\n---\n'.encode(), "date.md: date '2021-13-45' is not a date"),
+        ("bytes.md", b'---\ntitle: "\xff\xfe"\n---\n', "bytes.md: not UTF-8 (byte 0xff at offset 12)"),
+        ("yaml.md", b"---\ntitle: [unclosed\n---\n", "yaml.md: front matter is not valid YAML"),
+        ("date.md", b'---\ndate: "2021-13-45"\n---\n', "date.md: date '2021-13-45' is not a date"),
         ("numberdate.md", b"---\ndate: 20210319\n---\n", "numberdate.md: date '20210319' is not a date"),
     ],
 )
@@ -280,7 +308,9 @@ def test_mojibake_fields_and_body_are_repaired_with_a_warning(tmp_path):
     assert (article["title"], article["category"], article["tags"]) == ("失業回落", "眾說", ["失業率", "經濟"])
     assert parsed["warnings"] == ["x.md: repaired mojibake (UTF-8 read as PT154) in title, author, category, tags"]
 
-    parsed = parse(tmp_path, original.replace("上周公佈的失業率下跌。", as_pt154("上周公佈的失業率下跌。") + "\n\nЗдравствуйте."))
+    parsed = parse(
+        tmp_path, original.replace("上周公佈的失業率下跌。", as_pt154("上周公佈的失業率下跌。") + "\n\nЗдравствуйте.")
+    )
     assert parsed["article"]["body"] == "# 失業回落\n\n上周公佈的失業率下跌。\n\nЗдравствуйте."
     assert parsed["warnings"] == ["x.md: repaired mojibake (UTF-8 read as PT154) in body"]
 

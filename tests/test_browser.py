@@ -1,5 +1,6 @@
 """What a reader does in a browser, in a real Chromium against `datasette
 serve` on a loopback port: search, follow tags, download, read an article."""
+
 import csv
 import io
 import json
@@ -89,7 +90,9 @@ def test_article_page_shows_body_and_figures(page):
     assert "中國駐美大使崔天凱亦有出席" in page.inner_text(".hkc-body")
     images = page.locator(".hkc-body figure img")
     assert images.count() == 3
-    assert all(src.startswith("https://web.archive.org/web/") for src in (images.nth(i).get_attribute("src") for i in range(3)))
+    assert all(
+        src.startswith("https://web.archive.org/web/") for src in (images.nth(i).get_attribute("src") for i in range(3))
+    )
     assert page.locator(".hkc-body figcaption").all_inner_texts() == [
         "中美雙方代表在安克雷奇的會議室對坐。美聯社圖片",
         "楊潔篪（右）與王毅在會上發言。（資料圖片）",

@@ -1,6 +1,7 @@
 """What someone studying the archive does in a real Chromium: read a
 search's coverage over time, compare terms, see results on the first
 screen, and download everything."""
+
 import csv
 import io
 import sqlite3
@@ -9,7 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from .browser import screenshot
-
 
 
 def article_count(db):

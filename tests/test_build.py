@@ -1,5 +1,6 @@
 """build_db.py as a command: exit status, messages, and a database that is
 either the new one, complete, or the old one, untouched."""
+
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +24,12 @@ def run_build(*args, cwd=ROOT):
 def dump(db):
     conn = sqlite3.connect(db)
     try:
-        tables = [r[0] for r in conn.execute("select name from sqlite_master where type = 'table' and name not like '%fts%' order by name")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select name from sqlite_master where type = 'table' and name not like '%fts%' order by name"
+            )
+        ]
         return {t: conn.execute(f"select * from [{t}] order by 1, 2").fetchall() for t in tables}
     finally:
         conn.close()
@@ -74,7 +80,9 @@ def test_invalid_files_fail_the_build_list_every_one_and_keep_the_old_database(t
 
 
 def test_skip_invalid_builds_the_rest_and_lists_what_it_skipped(tmp_path):
-    folder = seeds_with(tmp_path, {"bad.md": '---\ndate: "yesterday"\n---\n', "good.md": article_md(80001, "好", "正文。")})
+    folder = seeds_with(
+        tmp_path, {"bad.md": '---\ndate: "yesterday"\n---\n', "good.md": article_md(80001, "好", "正文。")}
+    )
     result = run_build("--seeds", folder, "--db", tmp_path / "news.db", "--skip-invalid")
     assert result.returncode == 0
     assert "skipped: bad.md: date 'yesterday' is not a date" in result.stderr.splitlines()
@@ -149,7 +157,9 @@ def search(db, query):
 
     conn = sqlite3.connect(db)
     try:
-        return sorted(r[0] for r in conn.execute("select rowid from articles_fts where articles_fts match ?", [fts_query(query)]))
+        return sorted(
+            r[0] for r in conn.execute("select rowid from articles_fts where articles_fts match ?", [fts_query(query)])
+        )
     finally:
         conn.close()
 
@@ -214,7 +224,14 @@ def test_code_version_covers_every_module_the_build_imports():
     from hkcnews.plan import build_modules
 
     imported = subprocess.run(
-        [sys.executable, "-c", "import sys, build_db; print(' '.join(sorted(m for m in sys.modules if m.startswith('hkcnews.'))))"],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, build_db; print(' '.join(sorted(m for m in sys.modules if m.startswith('hkcnews.'))))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     ).stdout.split()
     assert [f"hkcnews.{name}" for name in build_modules()] == imported

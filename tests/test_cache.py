@@ -1,5 +1,6 @@
 """Pages of an immutable archive are kept in memory and served again with
 the same bytes; nothing else is."""
+
 import pytest
 from datasette.app import Datasette
 
@@ -17,7 +18,14 @@ def served(corpus_db):
 
 
 @pytest.mark.parametrize(
-    "path", ["/news/articles?_search=台灣", "/news/articles.json?_facet=author", "/news/articles.csv", "/news/articles/39427", "/news/search?q=天氣"]
+    "path",
+    [
+        "/news/articles?_search=台灣",
+        "/news/articles.json?_facet=author",
+        "/news/articles.csv",
+        "/news/articles/39427",
+        "/news/search?q=天氣",
+    ],
 )
 async def test_a_page_asked_again_comes_from_memory_with_the_same_bytes(served, path):
     first = await served.client.get(path)

@@ -1,6 +1,7 @@
 """Every file is a capture: repeats of one article and failed captures are
 reconciled into one row per article, every file keeps its row in captures,
 and every number the archive shows counts articles."""
+
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import pytest
 
 from bench.reconcile import MAKE_CORPUS, agreement
 from build_db import build
-from hkcnews.captures import Capture, containment, clauses, failed_reason, reconcile
+from hkcnews.captures import Capture, clauses, containment, failed_reason, reconcile
 
 from .helpers import article_md, assert_same_as_a_full_build, datasette_for, edit, figure_html, rows, write_articles
 
@@ -45,10 +46,16 @@ CAPTURES = {
     "a/61002.md": article_md(61002, "修例三讀通過", P1 + "\n\n" + P2, date="2021-06-10", captured="20210801000000"),
     "a/61003.md": article_md(61003, "修例三讀通過", P1 + "\n\n" + P2, date="2021-06-10", captured=BEFORE),
     # Re-stamped image addresses.
-    "b/61011.md": article_md(61011, "煙花照常舉行", P3 + "\n\n" + pictures("20210701000000"), date="2021-06-11", captured="20210701000000"),
-    "b/61012.md": article_md(61012, "煙花照常舉行", P3 + "\n\n" + pictures("20210702000000"), date="2021-06-11", captured="20210702000000"),
+    "b/61011.md": article_md(
+        61011, "煙花照常舉行", P3 + "\n\n" + pictures("20210701000000"), date="2021-06-11", captured="20210701000000"
+    ),
+    "b/61012.md": article_md(
+        61012, "煙花照常舉行", P3 + "\n\n" + pictures("20210702000000"), date="2021-06-11", captured="20210702000000"
+    ),
     # Cut short at /article/N/0 after the closure.
-    "c/61020.md": article_md(61020, "法院頒下判詞", "\n\n".join([P1, P2, P3, P4]), date="2021-10-28", captured="20211028000000"),
+    "c/61020.md": article_md(
+        61020, "法院頒下判詞", "\n\n".join([P1, P2, P3, P4]), date="2021-10-28", captured="20211028000000"
+    ),
     "c/61024.md": article_md(61024, "法院頒下判詞", "\n\n".join([P1, P2]), date="2021-10-28", captured=AFTER, slug="0"),
     # Under another article's slug.
     "d/61030.md": article_md(61030, "研究才有幸福", P4, date="2017-01-05", slug="happiness"),
@@ -62,7 +69,9 @@ CAPTURES = {
     "g/61060.md": failed_md(61060, FAREWELL),
     "g/61061.md": failed_md(61061, "Temporarily Offline"),
     "g/empty.md": '---\ntitle: ""\ndate: ""\nauthor: ""\ncategory: ""\ntags: []\nurl: ""\noriginal_url: ""\n---\n',
-    "g/61070.md": article_md(61070, STATEMENT, "眾新聞明日停止運作，多謝讀者。", date="2022-01-02", author="公民記者有限公司"),
+    "g/61070.md": article_md(
+        61070, STATEMENT, "眾新聞明日停止運作，多謝讀者。", date="2022-01-02", author="公民記者有限公司"
+    ),
     # The lowest number cut short: its id, the other capture's text.
     "h/61080.md": article_md(61080, "颱風襲港", P2, date="2021-06-12", tags=["天氣"]),
     "h/61083.md": article_md(61083, "颱風襲港", P2 + "\n\n" + P3, date="2021-06-12", tags=["天氣", "颱風"]),
@@ -129,12 +138,39 @@ def test_same_text_three_times_is_one_article_with_the_earliest_capture_before_t
     }
     n = chars("修例三讀通過", P1, P2)
     assert capture_rows(captures_db, "article_id = 61001") == [
-        {"id": 61001, "article_id": 61001, "status": "article", "reason": None, "archived_at": "2022-01-23T20:38:08",
-         "source_path": "a/61001.md", "char_count": n, "similarity": 1.0, "kept": 0},
-        {"id": 61002, "article_id": 61001, "status": "repeat", "reason": None, "archived_at": "2021-08-01T00:00:00",
-         "source_path": "a/61002.md", "char_count": n, "similarity": 1.0, "kept": 0},
-        {"id": 61003, "article_id": 61001, "status": "repeat", "reason": None, "archived_at": "2021-07-12T06:32:07",
-         "source_path": "a/61003.md", "char_count": n, "similarity": 1.0, "kept": 0},
+        {
+            "id": 61001,
+            "article_id": 61001,
+            "status": "article",
+            "reason": None,
+            "archived_at": "2022-01-23T20:38:08",
+            "source_path": "a/61001.md",
+            "char_count": n,
+            "similarity": 1.0,
+            "kept": 0,
+        },
+        {
+            "id": 61002,
+            "article_id": 61001,
+            "status": "repeat",
+            "reason": None,
+            "archived_at": "2021-08-01T00:00:00",
+            "source_path": "a/61002.md",
+            "char_count": n,
+            "similarity": 1.0,
+            "kept": 0,
+        },
+        {
+            "id": 61003,
+            "article_id": 61001,
+            "status": "repeat",
+            "reason": None,
+            "archived_at": "2021-07-12T06:32:07",
+            "source_path": "a/61003.md",
+            "char_count": n,
+            "similarity": 1.0,
+            "kept": 0,
+        },
     ]
 
 
@@ -142,7 +178,9 @@ def test_restamped_image_addresses_are_a_repeat(captures_db):
     assert rows(captures_db, "select id, capture_count, figure_count, source_path from articles where id = 61011") == [
         {"id": 61011, "capture_count": 2, "figure_count": 1, "source_path": "b/61011.md"}
     ]
-    assert [(r["id"], r["status"], r["similarity"], r["kept"]) for r in capture_rows(captures_db, "article_id = 61011")] == [
+    assert [
+        (r["id"], r["status"], r["similarity"], r["kept"]) for r in capture_rows(captures_db, "article_id = 61011")
+    ] == [
         (61011, "article", 1.0, 0),
         (61012, "repeat", 1.0, 0),
     ]
@@ -160,8 +198,15 @@ def test_capture_cut_short_after_the_closure_is_a_repeat_and_the_full_text_is_ke
         "source_path": "c/61020.md",
     }
     assert capture_rows(captures_db, "article_id = 61020")[1] == {
-        "id": 61024, "article_id": 61020, "status": "repeat", "reason": None, "archived_at": "2022-01-23T20:38:08",
-        "source_path": "c/61024.md", "char_count": chars("法院頒下判詞", P1, P2), "similarity": 1.0, "kept": 0,
+        "id": 61024,
+        "article_id": 61020,
+        "status": "repeat",
+        "reason": None,
+        "archived_at": "2022-01-23T20:38:08",
+        "source_path": "c/61024.md",
+        "char_count": chars("法院頒下判詞", P1, P2),
+        "similarity": 1.0,
+        "kept": 0,
     }
 
 
@@ -175,8 +220,7 @@ def test_capture_under_another_articles_slug_is_a_repeat(captures_db):
 @pytest.mark.parametrize("numbers", [(61040, 61041), (61050, 61051)], ids=["two dates", "two texts on one day"])
 def test_one_title_is_two_articles_when_dates_or_texts_differ(captures_db, numbers):
     assert [
-        (r["id"], r["article_id"], r["status"], r["similarity"])
-        for r in capture_rows(captures_db, f"id in {numbers}")
+        (r["id"], r["article_id"], r["status"], r["similarity"]) for r in capture_rows(captures_db, f"id in {numbers}")
     ] == [(n, n, "article", 1.0) for n in numbers]
 
 
@@ -185,12 +229,39 @@ def test_failed_captures_have_no_article_and_say_why(captures_db):
     empty_id = failed[-1]["id"]
     assert empty_id > 10**7  # no number in an empty capture: one from its path
     assert failed == [
-        {"id": 61060, "article_id": None, "status": "failed", "reason": "farewell", "archived_at": "2022-06-01T00:00:00",
-         "source_path": "g/61060.md", "char_count": 0, "similarity": None, "kept": 0},
-        {"id": 61061, "article_id": None, "status": "failed", "reason": "offline", "archived_at": "2022-06-01T00:00:00",
-         "source_path": "g/61061.md", "char_count": 0, "similarity": None, "kept": 0},
-        {"id": empty_id, "article_id": None, "status": "failed", "reason": "empty", "archived_at": None,
-         "source_path": "g/empty.md", "char_count": 0, "similarity": None, "kept": 0},
+        {
+            "id": 61060,
+            "article_id": None,
+            "status": "failed",
+            "reason": "farewell",
+            "archived_at": "2022-06-01T00:00:00",
+            "source_path": "g/61060.md",
+            "char_count": 0,
+            "similarity": None,
+            "kept": 0,
+        },
+        {
+            "id": 61061,
+            "article_id": None,
+            "status": "failed",
+            "reason": "offline",
+            "archived_at": "2022-06-01T00:00:00",
+            "source_path": "g/61061.md",
+            "char_count": 0,
+            "similarity": None,
+            "kept": 0,
+        },
+        {
+            "id": empty_id,
+            "article_id": None,
+            "status": "failed",
+            "reason": "empty",
+            "archived_at": None,
+            "source_path": "g/empty.md",
+            "char_count": 0,
+            "similarity": None,
+            "kept": 0,
+        },
     ]
 
 
@@ -209,7 +280,9 @@ def test_lowest_number_names_the_article_and_the_most_complete_capture_gives_its
         "source_path": "h/61083.md",
         "capture_count": 2,
     }
-    assert [(r["id"], r["status"], r["similarity"], r["kept"]) for r in capture_rows(captures_db, "article_id = 61080")] == [
+    assert [
+        (r["id"], r["status"], r["similarity"], r["kept"]) for r in capture_rows(captures_db, "article_id = 61080")
+    ] == [
         (61080, "article", 1.0, 0),
         (61083, "repeat", 1.0, 0),
     ]
@@ -220,7 +293,9 @@ def test_lowest_number_names_the_article_and_the_most_complete_capture_gives_its
 
 
 def test_repeat_that_says_something_new_keeps_its_text(captures_db):
-    assert rows(captures_db, "select id, status, similarity, body from captures where article_id = 61090 order by id") == [
+    assert rows(
+        captures_db, "select id, status, similarity, body from captures where article_id = 61090 order by id"
+    ) == [
         {"id": 61090, "status": "article", "similarity": 1.0, "body": None},
         {
             "id": 61091,
@@ -235,7 +310,10 @@ def test_repeat_that_says_something_new_keeps_its_text(captures_db):
 def test_summary_counts_files_articles_repeats_and_failed(captures_db, tmp_path):
     summary = build(captures_db.parent / "seeds", tmp_path / "news.db")
     assert {k: summary[k] for k in ("captures", "articles", "repeats", "failed")} == {
-        "captures": 21, "articles": 11, "repeats": 7, "failed": 3,
+        "captures": 21,
+        "articles": 11,
+        "repeats": 7,
+        "failed": 3,
     }
 
 
@@ -256,7 +334,9 @@ async def test_article_page_lists_its_captures(captures_db):
     ds = datasette_for(captures_db)
     html = (await ds.client.get("/news/articles/61001")).text
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
-    assert "The backup holds this article 3 times, under these numbers; the text above is from the most complete:" in text
+    assert (
+        "The backup holds this article 3 times, under these numbers; the text above is from the most complete:" in text
+    )
     assert (
         "61003, captured 2021-07-12T06:32:07 · web archive · the text shown "
         "61002, captured 2021-08-01T00:00:00 · web archive "
@@ -280,7 +360,9 @@ async def test_table_facets_and_month_chart_count_articles(captures_db):
 
 async def test_search_finds_each_article_once(captures_db):
     ds = datasette_for(captures_db)
-    rows = (await ds.client.get("/news/articles.json", params={"_search": "三讀", "_shape": "array", "_col": "id"})).json()
+    rows = (
+        await ds.client.get("/news/articles.json", params={"_search": "三讀", "_shape": "array", "_col": "id"})
+    ).json()
     assert sorted(r["id"] for r in rows) == [61001, 61020, 61050, 61090]
     canned = (await ds.client.get("/news/search.json", params={"q": "諮詢期", "_shape": "array"})).json()
     assert sorted(r["id"] for r in canned) == [61011, 61020, 61080, 61090]
@@ -303,7 +385,8 @@ def articles_of(db, *numbers):
     return [
         (r["id"], r["capture_count"], r["source_path"])
         for r in rows(
-            db, f"select id, capture_count, source_path from articles where id in ({', '.join('?' * len(numbers))}) order by id",
+            db,
+            f"select id, capture_count, source_path from articles where id in ({', '.join('?' * len(numbers))}) order by id",
             numbers,
         )
     ]
@@ -311,7 +394,9 @@ def articles_of(db, *numbers):
 
 def test_rebuild_after_a_repeat_is_added(rebuilt, tmp_path):
     folder, db = rebuilt
-    write_articles(folder, {"c/61026.md": article_md(61026, "法院頒下判詞", P1, date="2021-10-28", captured=AFTER, slug="0")})
+    write_articles(
+        folder, {"c/61026.md": article_md(61026, "法院頒下判詞", P1, date="2021-10-28", captured=AFTER, slug="0")}
+    )
     assert build(folder, db)["read"] == 3  # the new file and its group
     assert articles_of(db, 61020) == [(61020, 3, "c/61020.md")]
     assert_same_as_a_full_build(db, folder, tmp_path)
@@ -363,12 +448,14 @@ def test_reconcile_keeps_apart_texts_that_share_less_than_half():
 
 
 def test_reconcile_prefers_the_earliest_capture_before_the_closure_on_a_tie():
-    found = reconcile([
-        capture(5, P1, archived_at="2022-01-23T00:00:00"),
-        capture(6, P1, archived_at=None),
-        capture(7, P1, archived_at="2021-08-01T00:00:00"),
-        capture(8, P1, archived_at="2021-07-01T00:00:00"),
-    ])
+    found = reconcile(
+        [
+            capture(5, P1, archived_at="2022-01-23T00:00:00"),
+            capture(6, P1, archived_at=None),
+            capture(7, P1, archived_at="2021-08-01T00:00:00"),
+            capture(8, P1, archived_at="2021-07-01T00:00:00"),
+        ]
+    )
     assert [(a.id, a.chosen.id) for a in found] == [(5, 8)]
 
 
@@ -392,15 +479,107 @@ HEADLINE_ONLY = "# 題\n"
 @pytest.mark.parametrize(
     "columns,body,reason",
     [
-        ({"title": FAREWELL, "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, "farewell"),
-        ({"title": "Temporarily Offline", "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, "offline"),
-        ({"title": None, "date": None, "author": None, "category": None, "tags": [], "url": None, "original_url": None}, HEADLINE_ONLY, "empty"),
-        ({"title": None, "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, "empty"),
-        ({"title": "某題", "date": None, "author": "某人", "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, "no text"),
-        ({"title": FAREWELL, "date": None, "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, "# 題\n\n正文。", None),
-        ({"title": STATEMENT, "date": "2022-01-02", "author": None, "category": None, "tags": [], "url": "u", "original_url": "o"}, HEADLINE_ONLY, None),
+        (
+            {
+                "title": FAREWELL,
+                "date": None,
+                "author": None,
+                "category": None,
+                "tags": [],
+                "url": "u",
+                "original_url": "o",
+            },
+            HEADLINE_ONLY,
+            "farewell",
+        ),
+        (
+            {
+                "title": "Temporarily Offline",
+                "date": None,
+                "author": None,
+                "category": None,
+                "tags": [],
+                "url": "u",
+                "original_url": "o",
+            },
+            HEADLINE_ONLY,
+            "offline",
+        ),
+        (
+            {
+                "title": None,
+                "date": None,
+                "author": None,
+                "category": None,
+                "tags": [],
+                "url": None,
+                "original_url": None,
+            },
+            HEADLINE_ONLY,
+            "empty",
+        ),
+        (
+            {
+                "title": None,
+                "date": None,
+                "author": None,
+                "category": None,
+                "tags": [],
+                "url": "u",
+                "original_url": "o",
+            },
+            HEADLINE_ONLY,
+            "empty",
+        ),
+        (
+            {
+                "title": "某題",
+                "date": None,
+                "author": "某人",
+                "category": None,
+                "tags": [],
+                "url": "u",
+                "original_url": "o",
+            },
+            HEADLINE_ONLY,
+            "no text",
+        ),
+        (
+            {
+                "title": FAREWELL,
+                "date": None,
+                "author": None,
+                "category": None,
+                "tags": [],
+                "url": "u",
+                "original_url": "o",
+            },
+            "# 題\n\n正文。",
+            None,
+        ),
+        (
+            {
+                "title": STATEMENT,
+                "date": "2022-01-02",
+                "author": None,
+                "category": None,
+                "tags": [],
+                "url": "u",
+                "original_url": "o",
+            },
+            HEADLINE_ONLY,
+            None,
+        ),
     ],
-    ids=["farewell page", "offline page", "empty", "empty but its address", "title alone", "farewell title with a text", "dated statement"],
+    ids=[
+        "farewell page",
+        "offline page",
+        "empty",
+        "empty but its address",
+        "title alone",
+        "farewell title with a text",
+        "dated statement",
+    ],
 )
 def test_a_capture_fails_by_what_it_holds(columns, body, reason):
     assert failed_reason(columns, body) == reason
@@ -421,7 +600,16 @@ def generated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("generated")
     truth = folder / "truth.json"
     subprocess.run(
-        [sys.executable, str(MAKE_CORPUS), str(CORPUS_FILES), str(folder / "files"), "--seed", "9", "--truth", str(truth)],
+        [
+            sys.executable,
+            str(MAKE_CORPUS),
+            str(CORPUS_FILES),
+            str(folder / "files"),
+            "--seed",
+            "9",
+            "--truth",
+            str(truth),
+        ],
         check=True,
     )
     db = folder / "news.db"
@@ -440,5 +628,7 @@ def test_generated_corpus_counts_each_article_once(generated):
     db, truth = generated
     distinct = sum(1 for what in truth.values() if what == "article")
     shown = sum(1 for what in truth.values() if what == "article" or isinstance(what, int))
-    (counts,) = rows(db, "select (select count(*) from articles) as articles, (select sum(capture_count) from articles) as shown")
+    (counts,) = rows(
+        db, "select (select count(*) from articles) as articles, (select sum(capture_count) from articles) as shown"
+    )
     assert counts == {"articles": distinct, "shown": shown}

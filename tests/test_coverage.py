@@ -1,16 +1,18 @@
 """The month chart of a search or filter on the articles table, and the
 articles per month behind it (hkcnews/coverage.py, hkcnews/months.py)."""
+
 import re
 import sqlite3
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-
 from datasette.app import Datasette
 
 from .helpers import get_json, html_of
 
-BAR = re.compile(r'<a href="([^"]+)"><rect class="month" data-month="([\d-]+)" data-count="(\d+)"( data-share="([\d.]+)")?')
+BAR = re.compile(
+    r'<a href="([^"]+)"><rect class="month" data-month="([\d-]+)" data-count="(\d+)"( data-share="([\d.]+)")?'
+)
 
 
 def month_facet(data):
@@ -66,11 +68,16 @@ async def test_search_chart_links_to_the_trends_page(ds):
     assert '<a class="hkc-trends-link" href="/news/-/trends?q=%E5%8F%B0%E7%81%A3">Compare with other terms</a>' in html
 
 
-@pytest.mark.parametrize("params", [{"_search": "不存在的詞"}, {"_search": "天氣", "_size": "1", "_next": "2021-07-15,50004"}])
+@pytest.mark.parametrize(
+    "params", [{"_search": "不存在的詞"}, {"_search": "天氣", "_size": "1", "_next": "2021-07-15,50004"}]
+)
 async def test_search_without_a_chart_still_links_to_the_trends_page(ds, params):
     html = await html_of(ds, "/news/articles", **params)
     assert "hkc-coverage" not in html
-    assert f'<a class="hkc-trends-link" href="/news/-/trends?q={quote(params["_search"])}">Compare with other terms</a>' in html
+    assert (
+        f'<a class="hkc-trends-link" href="/news/-/trends?q={quote(params["_search"])}">Compare with other terms</a>'
+        in html
+    )
 
 
 async def test_month_facet_leaves_other_databases_alone(tmp_path, corpus_db):

@@ -1,8 +1,8 @@
 """The archive as Datasette serves it: facets, canned queries, downloads,
 and the metadata that documents it."""
+
 import csv
 import io
-
 
 from .helpers import METADATA, get_json
 
@@ -36,7 +36,14 @@ async def test_facets_apply_to_search_results(ds):
 
 async def test_newest_articles_first(ds):
     rows = await get_json(ds, "/news/articles.json", _shape="array", _col="date")
-    assert [r["date"] for r in rows] == ["2021-10-01", "2021-07-15", "2021-07-02", "2021-03-19", "2020-01-12", "2020-01-11"]
+    assert [r["date"] for r in rows] == [
+        "2021-10-01",
+        "2021-07-15",
+        "2021-07-02",
+        "2021-03-19",
+        "2020-01-12",
+        "2020-01-11",
+    ]
 
 
 async def test_article_row_page_uses_the_title_as_label(ds):
@@ -49,7 +56,9 @@ async def test_tag_counts_query(ds):
     rows = await get_json(ds, "/news/tag_counts.json", _shape="array")
     assert rows[:3] == [{"tag": "台灣", "articles": 2}, {"tag": "天氣", "articles": 2}, {"tag": "文化", "articles": 2}]
     assert len(rows) == 8
-    assert await get_json(ds, "/news/tag_counts.json", contains="氣", _shape="array") == [{"tag": "天氣", "articles": 2}]
+    assert await get_json(ds, "/news/tag_counts.json", contains="氣", _shape="array") == [
+        {"tag": "天氣", "articles": 2}
+    ]
 
 
 async def test_articles_for_tag_query(ds):

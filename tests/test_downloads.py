@@ -1,6 +1,7 @@
 """A CSV download of an archive holds every row, or fails where a person
 and a script see it: a broken transfer, never a 200 that ends with an
 error message in place of the rows it lost."""
+
 import csv
 import http.client
 import io
@@ -26,7 +27,8 @@ def long_db(tmp_path_factory):
     """40 articles of about 60 KB each: a CSV of them all is over 2 MB."""
     folder = tmp_path_factory.mktemp("long")
     files = {
-        f"l/{90000 + n}.md": article_md(90000 + n, f"長文第{n}篇", f"第{n}篇的內文。" * 6000, slug=str(n)) for n in range(LONG)
+        f"l/{90000 + n}.md": article_md(90000 + n, f"長文第{n}篇", f"第{n}篇的內文。" * 6000, slug=str(n))
+        for n in range(LONG)
     }
     build(seeds_with(folder, files), folder / "news.db")
     return folder / "news.db"
@@ -38,7 +40,10 @@ def article_ids(text):
 
 @pytest.mark.parametrize(
     "path, params",
-    [("/news/articles.csv", {"_stream": "on", "_size": "max"}), ("/news.csv", {"sql": "select id, body from articles"})],
+    [
+        ("/news/articles.csv", {"_stream": "on", "_size": "max"}),
+        ("/news.csv", {"sql": "select id, body from articles"}),
+    ],
 )
 async def test_a_csv_over_the_size_limit_breaks_off(long_db, path, params):
     ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_csv_mb": 1})
@@ -87,7 +92,10 @@ async def test_other_databases_keep_datasettes_own_csv(tmp_path):
 
 @pytest.mark.parametrize(
     "path, params",
-    [("/news.csv", {"sql": "select id from articles where id >= 90000 order by id"}), ("/news/articles.csv", {"_size": "max"})],
+    [
+        ("/news.csv", {"sql": "select id from articles where id >= 90000 order by id"}),
+        ("/news/articles.csv", {"_size": "max"}),
+    ],
 )
 async def test_complete_csv_of_a_query_or_a_table_holds_every_row(long_db, path, params):
     ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_csv_mb": 100})
@@ -107,7 +115,9 @@ def test_sqlite_file_unchanged(long_db):
     assert sqlite3.connect(long_db).execute("select count(*) from articles where id >= 90000").fetchone() == (LONG,)
 
 
-@pytest.mark.parametrize("params", [{"_size": "max"}, {"_size": "max", "_labels": "on"}, {"_search": "內文", "_size": "max"}])
+@pytest.mark.parametrize(
+    "params", [{"_size": "max"}, {"_size": "max", "_labels": "on"}, {"_search": "內文", "_size": "max"}]
+)
 async def test_a_tables_csv_link_downloads_every_row_not_its_first_page(long_db, params):
     # Pages of 7 rows; Datasette's own CSV of this URL would hold the first 7.
     ds = Datasette([str(long_db)], metadata=METADATA, settings={"max_returned_rows": 7, "max_csv_mb": 100})
@@ -121,7 +131,9 @@ async def test_a_csv_that_names_its_page_keeps_it(long_db):
     first = await ds.client.get("/news/articles.csv", params={"_size": "5", "_sort": "id"})
     assert [int(r["id"]) for r in csv.DictReader(io.StringIO(first.text))] == [39427, 90000, 90001, 90002, 90003]
     page = await ds.client.get("/news/articles.json", params={"_size": "5", "_sort": "id"})
-    following = await ds.client.get("/news/articles.csv", params={"_size": "5", "_sort": "id", "_next": page.json()["next"]})
+    following = await ds.client.get(
+        "/news/articles.csv", params={"_size": "5", "_sort": "id", "_next": page.json()["next"]}
+    )
     assert article_ids(following.text) == list(range(90004, 90009))
 
 

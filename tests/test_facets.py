@@ -1,6 +1,7 @@
 """What keeps an archive's table pages fast however it is served: no
 suggested facets on its tables, and the tag facet of a broad search counted
 from the most common tags down, with the same counts as counting every hit."""
+
 import random
 import sqlite3
 from collections import Counter
@@ -64,7 +65,9 @@ async def tag_facet(ds, **params):
 
 
 async def hit_ids(ds, query):
-    response = await ds.client.get("/news/articles.json", params={"_search": query, "_size": "max", "_col": "id", "_shape": "array"})
+    response = await ds.client.get(
+        "/news/articles.json", params={"_search": query, "_size": "max", "_col": "id", "_shape": "array"}
+    )
     return [row["id"] for row in response.json()]
 
 
@@ -119,7 +122,8 @@ async def test_tag_facet_of_any_search_counts_every_hit(tagged_db, query):
 async def test_tag_facet_of_a_broad_search_with_a_filter(tagged_db):
     ds = datasette_for(tagged_db)
     response = await ds.client.get(
-        "/news/articles.json", params={"_search": "常見", "date__gte": "2021-03-01", "_size": "max", "_col": "id", "_shape": "array"}
+        "/news/articles.json",
+        params={"_search": "常見", "date__gte": "2021-03-01", "_size": "max", "_col": "id", "_shape": "array"},
     )
     ids = [row["id"] for row in response.json()]
     assert 20 < len(ids) < 45
@@ -144,7 +148,14 @@ async def test_other_databases_still_get_suggested_facets(tmp_path):
 
 @pytest.mark.parametrize(
     "params",
-    [{}, {"_search": "台灣"}, {"_search": "天氣"}, {"category": "國際"}, {"tags__arraycontains": "文化"}, {"year": "2021"}],
+    [
+        {},
+        {"_search": "台灣"},
+        {"_search": "天氣"},
+        {"category": "國際"},
+        {"tags__arraycontains": "文化"},
+        {"year": "2021"},
+    ],
 )
 async def test_year_facet_counts_the_years_of_the_rows_shown(ds, params):
     response = await ds.client.get("/news/articles.json", params={**params, "_size": "max", "_shape": "objects"})
@@ -152,7 +163,9 @@ async def test_year_facet_counts_the_years_of_the_rows_shown(ds, params):
     years = Counter(row["year"] for row in data["rows"] if row["year"] is not None)
     facet = data["facet_results"]["year"]
     assert [(r["value"], r["count"]) for r in facet["results"]] == sorted(years.items(), key=lambda p: (-p[1], p[0]))
-    assert [r["selected"] for r in facet["results"]] == [str(r["value"]) == params.get("year") for r in facet["results"]]
+    assert [r["selected"] for r in facet["results"]] == [
+        str(r["value"]) == params.get("year") for r in facet["results"]
+    ]
     assert facet["truncated"] is False
 
 

@@ -1,4 +1,5 @@
 """Pictures, captions and the credits at the end of captions."""
+
 import pytest
 
 from hkcnews.figures import extract_figures, split_credit
@@ -31,7 +32,13 @@ def test_split_credit(caption, expected):
 def test_figcaption_html_is_stripped_and_entities_decoded():
     body = '<figure>\n<img src="a.jpg" alt="A &amp; B">\n<figcaption><strong>警方</strong>&nbsp;在場戒備。<br>美聯社圖片</figcaption>\n</figure>'
     assert extract_figures(body) == [
-        {"image_url": "a.jpg", "original_image_url": None, "alt": "A & B", "caption": "警方 在場戒備。", "credit": "美聯社圖片"}
+        {
+            "image_url": "a.jpg",
+            "original_image_url": None,
+            "alt": "A & B",
+            "caption": "警方 在場戒備。",
+            "credit": "美聯社圖片",
+        }
     ]
 
 
@@ -53,7 +60,11 @@ def test_figure_without_image_keeps_its_caption():
 
 def test_images_and_figures_in_body_order():
     body = '![甲](1.jpg)\n\n<figure><img src="2.jpg"></figure>\n\n![乙](3.jpg "title")'
-    assert [(f["image_url"], f["alt"]) for f in extract_figures(body)] == [("1.jpg", "甲"), ("2.jpg", None), ("3.jpg", "乙")]
+    assert [(f["image_url"], f["alt"]) for f in extract_figures(body)] == [
+        ("1.jpg", "甲"),
+        ("2.jpg", None),
+        ("3.jpg", "乙"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ never a half-written database.
 In CI the examples are derandomized (the same every run, tests/conftest.py);
 ``make fuzz`` runs ten times as many with fresh random seeds. Every input
 that ever failed stays below as an explicit @example."""
+
 import hashlib
 import re
 import sqlite3
@@ -32,14 +33,42 @@ scalars = st.one_of(
     st.sampled_from(["2021-06-01", "2021-13-45", "20210601", "", "null", "~", "2021-06-01T10:00:00+08:00"]),
     st.integers(min_value=19000101, max_value=20991231),  # dates as numbers
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
 front_matter = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=10), values, max_size=10)
 
-figure_src = st.sampled_from(['src="https://web.archive.org/web/2021im_/https://www.hkcnews.com/a.jpg"', "", 'src=""', "src=", 'src="javascript:alert(1)"'])
+figure_src = st.sampled_from(
+    [
+        'src="https://web.archive.org/web/2021im_/https://www.hkcnews.com/a.jpg"',
+        "",
+        'src=""',
+        "src=",
+        'src="javascript:alert(1)"',
+    ]
+)
 body_pieces = st.one_of(
     st.text(max_size=60),
-    st.sampled_from(["香港", "\n\n", "---", "\n---\n", "<figure>", "</figure>", "<figcaption>", "</figcaption>", "**博客 | 某人**", "![]()", "![alt](/web/1/x.jpg)", "<script>alert(1)</script>", "{{< video src=\"//x\" >}}"]),
-    figure_src.map(lambda src: f"<img {src} alt=\"圖\">"),
+    st.sampled_from(
+        [
+            "香港",
+            "\n\n",
+            "---",
+            "\n---\n",
+            "<figure>",
+            "</figure>",
+            "<figcaption>",
+            "</figcaption>",
+            "**博客 | 某人**",
+            "![]()",
+            "![alt](/web/1/x.jpg)",
+            "<script>alert(1)</script>",
+            '{{< video src="//x" >}}',
+        ]
+    ),
+    figure_src.map(lambda src: f'<img {src} alt="圖">'),
     figure_src.map(lambda src: f"<figure><figure><img {src}><figcaption>圖說<figure></figcaption>"),
 )
 # One file in twenty has a huge title or a 1 MB line: often enough to be
@@ -162,9 +191,10 @@ def test_build_stores_the_file_or_names_it_and_keeps_the_database(tmp_path_facto
             assert stored == [(capture["id"], capture["status"])]
             # The seed is the only other file, so the file is its own article
             # unless it holds none.
-            expected = [(a["article"]["title"], a["article"]["date"], a["article"]["body"]) for a in payload["articles"]]
+            expected = [
+                (a["article"]["title"], a["article"]["date"], a["article"]["body"]) for a in payload["articles"]
+            ]
             assert articles == expected
         else:
             assert stored == [] and articles == []
     assert sorted(p.name for p in folder.iterdir()) == ["news.db", "seeds"]
-

@@ -1,5 +1,6 @@
 """A build killed at any moment, or run out of disk, leaves the previous
 database exactly as it was and nothing behind once the next build ran."""
+
 import hashlib
 import json
 import random
@@ -24,8 +25,11 @@ def many_articles(count, seed=7):
     rng = random.Random(seed)
     return {
         f"{n // 1000}/article_{n}.md": article_md(
-            n, "".join(rng.choices(WORDS, k=4)), "。".join("".join(rng.choices(WORDS, k=12)) for _ in range(40)),
-            tags=rng.sample(WORDS, 2), date=f"20{rng.randint(17, 21)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+            n,
+            "".join(rng.choices(WORDS, k=4)),
+            "。".join("".join(rng.choices(WORDS, k=12)) for _ in range(40)),
+            tags=rng.sample(WORDS, 2),
+            date=f"20{rng.randint(17, 21)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
         )
         for n in range(70000, 70000 + count)
     }
@@ -77,7 +81,9 @@ def test_killed_build_leaves_the_previous_database(tmp_path, big_seeds):
         start = time.monotonic()
         subprocess.run(build_command(big_seeds, timing, *mode), check=True, capture_output=True)
         moment = rng.uniform(0.05, 0.9) * (time.monotonic() - start)
-        builder = subprocess.Popen(build_command(big_seeds, db, *mode), stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        builder = subprocess.Popen(
+            build_command(big_seeds, db, *mode), stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
         time.sleep(moment)
         builder.send_signal(signal.SIGKILL)
         if builder.wait() == 0:
@@ -98,7 +104,6 @@ def test_killed_build_leaves_the_previous_database(tmp_path, big_seeds):
     with sqlite3.connect(db) as conn:
         assert conn.execute("select count(*) from articles").fetchone() == (1501,)
         assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
-
 
 
 # The build's side of the index process's queue, killed halfway through a
@@ -153,8 +158,21 @@ def test_full_disk_leaves_the_previous_database(tmp_path, big_seeds):
     disk.mkdir()
     command = [sys.executable, str(ROOT / "build_db.py")]
     result = subprocess.run(
-        ["unshare", "--mount", "--map-root-user", sys.executable, "-c", FULL_DISK, str(disk), str(SEEDS), str(big_seeds), *command],
-        capture_output=True, text=True, timeout=300,
+        [
+            "unshare",
+            "--mount",
+            "--map-root-user",
+            sys.executable,
+            "-c",
+            FULL_DISK,
+            str(disk),
+            str(SEEDS),
+            str(big_seeds),
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

@@ -1,6 +1,7 @@
 """The pages the bundle adds or changes, through the real Datasette app:
 article pages, table rows, thumbnails, the home page, the feed, and
 metadata.yml applying to a database of any name."""
+
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -56,8 +57,14 @@ def test_article_html_keeps_figures_tables_and_quotes():
 @pytest.mark.parametrize(
     "url, expected",
     [
-        ("/web/20210712063207/https://www.fmprc.gov.cn/", "https://web.archive.org/web/20210712063207/https://www.fmprc.gov.cn/"),
-        ("//web.archive.org/web/1if_/https://www.youtube.com/embed/x", "https://web.archive.org/web/1if_/https://www.youtube.com/embed/x"),
+        (
+            "/web/20210712063207/https://www.fmprc.gov.cn/",
+            "https://web.archive.org/web/20210712063207/https://www.fmprc.gov.cn/",
+        ),
+        (
+            "//web.archive.org/web/1if_/https://www.youtube.com/embed/x",
+            "https://web.archive.org/web/1if_/https://www.youtube.com/embed/x",
+        ),
         ("https://www.hkcnews.com/article/1", "https://www.hkcnews.com/article/1"),
         ("javascript:alert(1)", None),
         (" JAVASCRIPT:alert(1)", None),
@@ -87,7 +94,10 @@ def test_video_shortcode_becomes_a_link():
 
 def test_month_chart_has_a_bar_per_month_on_a_time_axis():
     svg = month_chart_svg([("2020-11", 4), ("2021-01", 2)])
-    bars = re.findall(r'<rect class="month" data-month="([\d-]+)" data-count="(\d+)" x="([\d.]+)" y="[\d.]+" width="[\d.]+" height="([\d.]+)"', svg)
+    bars = re.findall(
+        r'<rect class="month" data-month="([\d-]+)" data-count="(\d+)" x="([\d.]+)" y="[\d.]+" width="[\d.]+" height="([\d.]+)"',
+        svg,
+    )
     # Three months on the axis, December empty: the January bar stands two steps on.
     assert [(m, c) for m, c, _, _ in bars] == [("2020-11", "4"), ("2021-01", "2")]
     (x1, h1), (x2, h2) = [(float(x), float(h)) for _, _, x, h in bars]
@@ -100,9 +110,15 @@ async def test_article_page_shows_the_article(archive):
     html = await html_of(archive, "/archive/articles/39427")
     assert "<title>中美阿拉斯加會談首日激烈交鋒" in html
     assert '<time datetime="2021-03-19">2021-03-19</time>' in html
-    assert '<a class="tag" href="/archive/articles?tags__arraycontains=%E4%B8%AD%E7%BE%8E%E9%97%9C%E4%BF%82">中美關係</a>' in html
+    assert (
+        '<a class="tag" href="/archive/articles?tags__arraycontains=%E4%B8%AD%E7%BE%8E%E9%97%9C%E4%BF%82">中美關係</a>'
+        in html
+    )
     assert '<a class="hkc-category" href="/archive/articles?category=%E5%9C%8B%E9%9A%9B">國際</a>' in html
-    assert '<a class="hkc-author" href="/archive/articles?author=%E7%9C%BE%E6%96%B0%E8%81%9E%E8%A8%98%E8%80%85">眾新聞記者</a>' in html
+    assert (
+        '<a class="hkc-author" href="/archive/articles?author=%E7%9C%BE%E6%96%B0%E8%81%9E%E8%A8%98%E8%80%85">眾新聞記者</a>'
+        in html
+    )
     assert html.count("<figure>") == 3
     assert "<figcaption>中美雙方代表在安克雷奇的會議室對坐。美聯社圖片</figcaption>" in html
     assert "訂戶" not in html  # the footer is not part of the article
@@ -132,7 +148,10 @@ async def test_articles_table_shows_columns_asked_for(archive):
 
 async def test_hostile_tags_on_the_table_page_are_text(archive):
     html = await html_of(archive, "/archive/articles", _search="惡意")
-    assert '<a class="tag" href="/archive/articles?tags__arraycontains=%3Cscript%3Ealert%28%27tag%27%29%3C%2Fscript%3E">&lt;script&gt;alert(&#x27;tag&#x27;)&lt;/script&gt;</a>' in html
+    assert (
+        '<a class="tag" href="/archive/articles?tags__arraycontains=%3Cscript%3Ealert%28%27tag%27%29%3C%2Fscript%3E">&lt;script&gt;alert(&#x27;tag&#x27;)&lt;/script&gt;</a>'
+        in html
+    )
     assert "<script>alert" not in html
 
 
@@ -153,12 +172,21 @@ async def test_downloads_carry_the_stored_values_not_the_rendered_html(archive):
 async def test_home_page_says_what_the_archive_holds(archive):
     html = await html_of(archive, "/")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
-    assert "7 articles from 2020-01-11 to 2021-10-01 (7 captures in the backup), 5 pictures, 9 tags and 3 authors in archive." in text
+    assert (
+        "7 articles from 2020-01-11 to 2021-10-01 (7 captures in the backup), 5 pictures, 9 tags and 3 authors in archive."
+        in text
+    )
     assert 'action="/-/search"' in html  # datasette-search-all
     assert '<form class="core" action="/archive/articles" method="get">' in html
     for query in ("search", "tag_counts", "articles_for_tag", "feed", "articles_per_month", "figures_by_credit"):
         assert f'href="/archive/{query}"' in html
-    assert re.findall(r'<rect class="month" data-month="([\d-]+)"', html) == ["2020-01", "2021-03", "2021-06", "2021-07", "2021-10"]
+    assert re.findall(r'<rect class="month" data-month="([\d-]+)"', html) == [
+        "2020-01",
+        "2021-03",
+        "2021-06",
+        "2021-07",
+        "2021-10",
+    ]
 
 
 async def test_home_page_links_to_the_database_file_with_its_size(archive_db):

@@ -3,6 +3,7 @@ command, run for real up to the cloud. A stand-in `gcloud` on PATH records
 what Datasette asks of Google Cloud and keeps the build context it uploads,
 so the test sees the image's Dockerfile and files; the wheel it installs is
 then served from a clean folder to show that it carries the whole bundle."""
+
 import os
 import re
 import shlex
@@ -35,9 +36,17 @@ esac
 def wheel(tmp_path_factory):
     # From a copy: setuptools writes build/ and *.egg-info into the source.
     source = tmp_path_factory.mktemp("source") / "repository"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "dist", "test-output", "*.db", "*.egg-info", "__pycache__"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".*", "build", "dist", "test-output", "*.db", "*.egg-info", "__pycache__"),
+    )
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)],
+        check=True,
+        capture_output=True,
+    )
     (built,) = dist.glob("*.whl")
     return built
 
@@ -65,7 +74,12 @@ def test_publish_command_builds_an_image_served_as_make_serve_serves(tmp_path, w
     bin_dir.mkdir()
     (bin_dir / "gcloud").write_text(GCLOUD)
     (bin_dir / "gcloud").chmod(stat.S_IRWXU)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "GCLOUD_LOG": str(tmp_path / "gcloud.log"), "GCLOUD_CONTEXT": str(tmp_path / "context")}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GCLOUD_LOG": str(tmp_path / "gcloud.log"),
+        "GCLOUD_CONTEXT": str(tmp_path / "context"),
+    }
     args = publish_args()
     args[0] = str(Path(sys.executable).with_name("datasette"))
     result = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True)
@@ -92,10 +106,20 @@ def test_publish_command_builds_an_image_served_as_make_serve_serves(tmp_path, w
     port = free_port()
     cmd = shlex.split(dockerfile.split("CMD ", 1)[1].replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1"))
     from_wheel = {**os.environ, "PYTHONPATH": str(site)}
-    loaded = subprocess.run([sys.executable, "-c", "import hkcnews; print(hkcnews.__file__)"], cwd=context, env=from_wheel, capture_output=True, text=True)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import hkcnews; print(hkcnews.__file__)"],
+        cwd=context,
+        env=from_wheel,
+        capture_output=True,
+        text=True,
+    )
     assert loaded.stdout.strip() == str(site / "hkcnews" / "__init__.py")
-    subprocess.run([args[0], "inspect", "news.db", "--inspect-file", "inspect-data.json"], cwd=context, check=True, env=from_wheel)
-    server = subprocess.Popen([args[0], *cmd[1:]], cwd=context, env=from_wheel, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [args[0], "inspect", "news.db", "--inspect-file", "inspect-data.json"], cwd=context, check=True, env=from_wheel
+    )
+    server = subprocess.Popen(
+        [args[0], *cmd[1:]], cwd=context, env=from_wheel, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         for _ in range(100):
             try:

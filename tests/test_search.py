@@ -1,13 +1,44 @@
 """Searching the archive through Datasette, as a reader does: the table
 search box (?_search=), datasette-search-all and the canned search query."""
+
 import pytest
 
 from .helpers import datasette_for
 
 HOSTILE = [
-    '"', '"""', "*", "-", ":", "^", "(", ")", "((香港", "NEAR(", "NEAR(香港 台灣, 2)", "香港 OR", "OR", "AND",
-    "NOT 香港", "-香港", "title:香港", "{title}: 香港", "香港*", "'; drop table articles; --", "\x00",
-    "香港\x00台灣", "\x1b[31m", "a" * 10_000, "香" * 3000, "港 " * 3000, "🇭🇰", "%", "\\", "\u200b", "[[", "]]", "a'b",
+    '"',
+    '"""',
+    "*",
+    "-",
+    ":",
+    "^",
+    "(",
+    ")",
+    "((香港",
+    "NEAR(",
+    "NEAR(香港 台灣, 2)",
+    "香港 OR",
+    "OR",
+    "AND",
+    "NOT 香港",
+    "-香港",
+    "title:香港",
+    "{title}: 香港",
+    "香港*",
+    "'; drop table articles; --",
+    "\x00",
+    "香港\x00台灣",
+    "\x1b[31m",
+    "a" * 10_000,
+    "香" * 3000,
+    "港 " * 3000,
+    "🇭🇰",
+    "%",
+    "\\",
+    "\u200b",
+    "[[",
+    "]]",
+    "a'b",
 ]
 
 
@@ -132,7 +163,11 @@ async def canned_search(ds, **params):
 
 async def test_canned_search_ranks_and_marks_the_match(ds):
     (row,) = await canned_search(ds, q="崔天凯")
-    assert (row["id"], row["title"], row["date"]) == (39427, "中美阿拉斯加會談首日激烈交鋒　布林肯提香港、台灣　楊潔篪斥美方「居高臨下」", "2021-03-19")
+    assert (row["id"], row["title"], row["date"]) == (
+        39427,
+        "中美阿拉斯加會談首日激烈交鋒　布林肯提香港、台灣　楊潔篪斥美方「居高臨下」",
+        "2021-03-19",
+    )
     assert "中國駐美大使<mark>崔天凱</mark>亦有出席" in row["excerpt"]
 
 
@@ -159,7 +194,9 @@ async def test_canned_search_excerpt_is_html_safe(tmp_path):
 
     from .helpers import article_md, seeds_with
 
-    folder = seeds_with(tmp_path, {"x.md": article_md(90001, "測試", "香港 &lt;script&gt;alert(1)&lt;/script&gt; <b>粗</b> a < b 香港")})
+    folder = seeds_with(
+        tmp_path, {"x.md": article_md(90001, "測試", "香港 &lt;script&gt;alert(1)&lt;/script&gt; <b>粗</b> a < b 香港")}
+    )
     build(folder, tmp_path / "news.db")
     ds = datasette_for(tmp_path / "news.db")
     rows = await canned_search(ds, q="alert")
@@ -179,7 +216,10 @@ async def test_search_pages_list_every_hit_once_across_pages(tmp_path):
     from .helpers import article_md, seeds_with
 
     # 25 articles on one day and 5 on the next: pages of 10 end inside a day.
-    files = {f"p/{n}.md": article_md(n, f"同日{n}", "今日天氣晴朗。", date="2021-05-0" + ("1" if n % 6 else "2")) for n in range(60001, 60031)}
+    files = {
+        f"p/{n}.md": article_md(n, f"同日{n}", "今日天氣晴朗。", date="2021-05-0" + ("1" if n % 6 else "2"))
+        for n in range(60001, 60031)
+    }
     build(seeds_with(tmp_path, files), tmp_path / "news.db")
     ds = datasette_for(tmp_path / "news.db")
     seen, params = [], {"_search": "天氣", "_size": "10", "_shape": "objects"}

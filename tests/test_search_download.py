@@ -1,5 +1,6 @@
 """The database as a reader downloads it stays searchable outside Datasette:
 `python -m hkcnews.search`, and its SQL in any SQLite client."""
+
 import asyncio
 import json
 import sqlite3
@@ -24,7 +25,9 @@ def downloaded(corpus_db, tmp_path_factory):
 
 
 def search(*args):
-    return subprocess.run([sys.executable, "-m", "hkcnews.search", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "hkcnews.search", *map(str, args)], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 @pytest.mark.parametrize("query", ["台灣", "臺灣", "台湾"])

@@ -1,5 +1,6 @@
 """A public instance as `python -m hkcnews.serve` runs it: every setting in
 hkcnews/serve.py in force, and rebuilds that never break a page."""
+
 import json
 import signal
 import sqlite3
@@ -105,7 +106,12 @@ def test_full_csv_streams(served):
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     assert body.splitlines()[0].startswith("id,title,date,year,author,category,tags,")
     assert sorted(line.split(",")[0] for line in body.splitlines()[1:] if line[:5].isdigit()) == [
-        "39427", "50001", "50002", "50003", "50004", "50005",
+        "39427",
+        "50001",
+        "50002",
+        "50003",
+        "50004",
+        "50005",
     ]
 
 
@@ -136,7 +142,12 @@ def test_rebuilding_while_serving_never_breaks_a_page(tmp_path):
     rebuilder = threading.Thread(target=rebuild)
     rebuilder.start()
     try:
-        requests = [("/news/articles", {"_search": "天氣"}), ("/news/articles/39427", {}), ("/news/articles.json", {}), ("/news/search.json", {"q": "天氣"})]
+        requests = [
+            ("/news/articles", {"_search": "天氣"}),
+            ("/news/articles/39427", {}),
+            ("/news/articles.json", {}),
+            ("/news/search.json", {"q": "天氣"}),
+        ]
         while not done.is_set():
             for path, params in requests:
                 status, _, body = get(server, path, **params)
@@ -161,7 +172,10 @@ def serve_until_it_exits(db, port, timeout=120):
     server that wrongly keeps running does not outlive the test."""
     process = subprocess.Popen(
         [sys.executable, "-m", "hkcnews.serve", str(db), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         _, stderr = process.communicate(timeout=timeout)

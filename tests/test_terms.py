@@ -1,4 +1,5 @@
 """The one place that decides what is indexed and what a query looks for."""
+
 import sqlite3
 
 import pytest
@@ -15,7 +16,18 @@ def test_fold_is_simplified_script_and_keeps_length():
 
 
 def test_index_terms_are_bigrams_and_the_last_character_of_each_run():
-    assert index_terms("香港、台灣 Blinken說COVID疫苗").split() == ["香港", "港", "、", "台湾", "湾", "Blinken", "说", "COVID", "疫苗", "苗"]
+    assert index_terms("香港、台灣 Blinken說COVID疫苗").split() == [
+        "香港",
+        "港",
+        "、",
+        "台湾",
+        "湾",
+        "Blinken",
+        "说",
+        "COVID",
+        "疫苗",
+        "苗",
+    ]
 
 
 def test_index_chars_are_each_character_once_in_simplified_script():
@@ -70,9 +82,36 @@ def test_unclosed_quote_runs_to_the_end():
 
 
 HOSTILE = [
-    '"', '""', '"""', "*", "-", ":", "^", "(", ")", "((香港", "NEAR(", "NEAR(香港 台灣, 2)", "香港 OR", "AND",
-    "NOT 香港", "title:香港", "{title body}: 香港", "\x00", "香港\x00台灣", "'; drop table articles; --",
-    "香" * 10_000, "a" * 10_000, "港 " * 3000, "\u3000", "🇭🇰", "%", "_", "\\", "\u200b", "\ufeff香港",
+    '"',
+    '""',
+    '"""',
+    "*",
+    "-",
+    ":",
+    "^",
+    "(",
+    ")",
+    "((香港",
+    "NEAR(",
+    "NEAR(香港 台灣, 2)",
+    "香港 OR",
+    "AND",
+    "NOT 香港",
+    "title:香港",
+    "{title body}: 香港",
+    "\x00",
+    "香港\x00台灣",
+    "'; drop table articles; --",
+    "香" * 10_000,
+    "a" * 10_000,
+    "港 " * 3000,
+    "\u3000",
+    "🇭🇰",
+    "%",
+    "_",
+    "\\",
+    "\u200b",
+    "\ufeff香港",
 ]
 
 

@@ -1,4 +1,5 @@
 """The trends page: terms compared month by month (hkcnews/trends.py)."""
+
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,17 +50,25 @@ async def test_terms_are_searched_as_the_search_box_searches(ds):
 async def test_trends_page_draws_a_line_per_term_linking_each_month_to_its_search(ds):
     html = await html_of(ds, "/news/-/trends", q=["天氣", "台灣", "文化"])
     assert re.findall(r'<polyline class="term" data-term="([^"]+)"', html) == ["天氣", "台灣", "文化"] * 2
-    point = re.search(r'<a href="([^"]+)"><circle class="point" data-term="天氣" data-month="2021-07" data-count="2"', html)
+    point = re.search(
+        r'<a href="([^"]+)"><circle class="point" data-term="天氣" data-month="2021-07" data-count="2"', html
+    )
     query = parse_qs(urlsplit(point.group(1).replace("&amp;", "&")).query)
     assert query == {"_search": ["天氣"], "date__startswith": ["2021-07"]}
     assert "<title>天氣, 2021-07: 2 articles, 100.0% of the month's articles</title>" in html
-    assert '<a href="/news/-/trends.csv?q=%E5%A4%A9%E6%B0%A3&amp;q=%E5%8F%B0%E7%81%A3&amp;q=%E6%96%87%E5%8C%96">CSV</a>' in html
+    assert (
+        '<a href="/news/-/trends.csv?q=%E5%A4%A9%E6%B0%A3&amp;q=%E5%8F%B0%E7%81%A3&amp;q=%E6%96%87%E5%8C%96">CSV</a>'
+        in html
+    )
 
 
 async def test_trends_page_without_terms_offers_an_example(ds):
     html = await html_of(ds, "/news/-/trends")
     assert "<polyline" not in html
-    assert 'href="/news/-/trends?q=%E5%9C%8B%E5%AE%89%E6%B3%95&amp;q=23%E6%A2%9D&amp;q=%E5%88%9D%E9%81%B8">國安法, 23條, 初選</a>' in html
+    assert (
+        'href="/news/-/trends?q=%E5%9C%8B%E5%AE%89%E6%B3%95&amp;q=23%E6%A2%9D&amp;q=%E5%88%9D%E9%81%B8">國安法, 23條, 初選</a>'
+        in html
+    )
 
 
 @pytest.mark.parametrize("path", ["/news/-/trends", "/news/-/trends.csv", "/news/-/trends.json"])

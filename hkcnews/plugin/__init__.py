@@ -4,14 +4,15 @@ archive, readable article, table and home pages (with the templates beside
 this file), the month chart of a search and the trends page, complete CSV
 downloads, a robots.txt, and metadata.yml applied whatever the file is
 called."""
+
 import html
 import json
 import weakref
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
-from datasette.utils import await_me_maybe
 from datasette.filters import FilterArguments
+from datasette.utils import await_me_maybe
+from datasette.utils.asgi import Response
 from markupsafe import Markup
 
 from ..browse import article_page, home_numbers, list_columns, only_columns
@@ -19,14 +20,13 @@ from ..cache import PageCache
 from ..coverage import MonthFacet, coverage_chart
 from ..downloads import CompleteCsv
 from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, tag_filter_clauses
-from ..ours import built_by_this_bundle, built_by_us
 from ..months import ARTICLES_PER_MONTH_SQL
+from ..ours import built_by_this_bundle, built_by_us
 from ..pages import tag_url, thumbnail_html
 from ..redirects import capture_redirect
 from ..render import excerpt, safe_marked_html
 from ..terms import MATCH_NOTHING, fts_query
 from ..trends import trends, trends_url
-
 
 MMAP_BYTES = 8 * 1024**3
 
@@ -146,7 +146,11 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 async def _query_links(datasette, database, request):
     queries = await datasette.get_canned_queries(database, request.actor)
     return [
-        {"title": q.get("title") or name, "url": datasette.urls.query(database, name), "description": q.get("description")}
+        {
+            "title": q.get("title") or name,
+            "url": datasette.urls.query(database, name),
+            "description": q.get("description"),
+        }
         for name, q in queries.items()
     ]
 
@@ -197,9 +201,7 @@ def register_facet_classes():
     # archive's tables and answer the tags column from the tag tables; a
     # wrapper, so the stock classes are not left running beside them.
     outcome = yield
-    outcome.force_result(
-        [[ARCHIVE_FACETS.get(cls, cls) for cls in classes] for classes in outcome.get_result()]
-    )
+    outcome.force_result([[ARCHIVE_FACETS.get(cls, cls) for cls in classes] for classes in outcome.get_result()])
 
 
 @hookimpl(hookwrapper=True, specname="filters_from_request")
