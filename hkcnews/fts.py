@@ -57,12 +57,13 @@ def figure_fts_values(figure):
     return index_terms(caption), index_terms(figure["alt"] or "")
 
 
-def fts_writer(path, queue):
+def fts_writer(path, queue, build_pid):
     """Build the full-text index of a fresh build in a database of its own,
     in a process of its own: indexing every character pair of the archive
     takes as long as everything else the writer does, and the machine has
-    a core for it. The writer copies the finished index in at the end."""
-    exit_with_parent()
+    a core for it. The writer copies the finished index in at the end.
+    ``build_pid`` is the build's process, whose end ends this one."""
+    exit_with(build_pid)
     try:
         _write_fts(path, queue)
     except (sqlite3.Error, OSError) as e:
@@ -72,16 +73,17 @@ def fts_writer(path, queue):
         os._exit(1)
 
 
-def exit_with_parent():
+def exit_with(build_pid):
     """End this process as soon as the build that started it is gone. A
     build killed while it sends a batch leaves half a message in the pipe,
     and reading the rest would wait forever: this process holds the pipe's
     other end too (fork), so it never sees the end of the file. The next
-    build removes the index file left behind."""
-    parent = os.getppid()
+    build removes the index file left behind. The build's pid comes from
+    the build: asked here, it could already be the pid of whatever adopted
+    this process."""
 
     def watch():
-        while os.getppid() == parent:
+        while os.getppid() == build_pid:
             time.sleep(0.2)
         os._exit(0)
 

@@ -55,7 +55,9 @@ class Writer:
             self.fts_path = f"{path}-fts"
             context = multiprocessing.get_context("fork")
             self.fts_queue = context.Queue(maxsize=8)
-            self.fts_process = context.Process(target=fts_writer, args=(self.fts_path, self.fts_queue), daemon=True)
+            self.fts_process = context.Process(
+                target=fts_writer, args=(self.fts_path, self.fts_queue, os.getpid()), daemon=True
+            )
             self.fts_process.start()
         self.batch_size = batch_size
         self.pending = []

@@ -114,7 +114,7 @@ sys.path.insert(0, sys.argv[1])
 from hkcnews.fts import fts_writer
 context = multiprocessing.get_context("fork")
 queue = context.Queue()
-context.Process(target=fts_writer, args=(sys.argv[2], queue)).start()
+context.Process(target=fts_writer, args=(sys.argv[2], queue, os.getpid())).start()
 os.write(queue._writer.fileno(), struct.pack("!i", 1_000_000) + b"x" * 10)
 os._exit(9)
 """
