@@ -13,6 +13,10 @@ DB ?= news.db
 # Folders too, so that a deleted article also triggers a rebuild.
 SEED_FILES := $(shell find $(SEEDS_DIR) -name '*.md' -o -type d 2>/dev/null)
 
+LOCK_DIR := requirements
+LOCK := $(LOCK_DIR)/datasette-0.65-test.txt
+UV_COMPILE := UV_CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/uv pip compile --quiet --universal --python-version 3.10
+
 CHROMIUM ?= /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-noto-cjk
 
@@ -21,15 +25,26 @@ ARCHIVE_REPO ?= https://github.com/hkarchivist/hkcnews-article-archive
 ARCHIVE_DIR ?= hkcnews-article-archive
 ARCHIVE_DB ?= full/news.db
 
-.PHONY: serve test lint fuzz install browser bench clean archive archive-db
+.PHONY: serve test lint lock fuzz install browser bench clean archive archive-db
 
 install: $(BIN)/.installed
 
-$(BIN)/.installed: pyproject.toml
+# Exactly the versions in the lock (make lock writes it from pyproject.toml's
+# ranges), then this package without its dependencies: every machine that
+# runs make serve or make test has what the tests ran with.
+$(BIN)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# The locks of the Datasette 0.65 line, for Python 3.10 and later on any
+# platform: what a deploy installs (the package's dependencies) and what
+# make install installs (with the test tools).
+lock: $(BIN)/.installed
+	$(UV_COMPILE) pyproject.toml -o $(LOCK_DIR)/datasette-0.65.txt
+	$(UV_COMPILE) pyproject.toml --extra test -o $(LOCK)
 
 $(DB): $(BIN)/.installed build_db.py $(wildcard hkcnews/*.py) $(SEED_FILES)
 	$(BIN)/python build_db.py --seeds $(SEEDS_DIR) --db $(DB)

@@ -70,12 +70,17 @@ def datasette_args(db, host="127.0.0.1", port=8001, metadata=METADATA):
     return args
 
 
+DEPLOY_LOCK = ROOT / "requirements" / "datasette-0.65.txt"
+
+
 def publish_args(db="news.db", wheel="dist/hkcnews_archive-0.1.0-py3-none-any.whl", service="hkcnews-archive"):
     """`datasette publish cloudrun` arguments for stateless replicas: the
-    immutable database, metadata.yml, this bundle as a wheel (Datasette's
-    Dockerfile copies --static folders into the image before its pip
-    install, so the wheel installs from /app/dist) and the settings above.
-    ``datasette package`` takes the same arguments but the Cloud Run ones."""
+    immutable database, metadata.yml, this bundle as a wheel with the
+    deploy lock beside it (Datasette's Dockerfile copies --static folders
+    into the image before its pip install, so both install from /app/dist,
+    the lock as pip's constraints: the versions the tests ran with) and the
+    settings above. ``datasette package`` takes the same arguments but the
+    Cloud Run ones."""
     wheel = Path(wheel)
     return [
         "datasette",
@@ -86,6 +91,8 @@ def publish_args(db="news.db", wheel="dist/hkcnews_archive-0.1.0-py3-none-any.wh
         "metadata.yml",
         "--static",
         f"dist:{wheel.parent}",
+        "--install",
+        f"-c /app/dist/{DEPLOY_LOCK.name}",
         "--install",
         f"/app/dist/{wheel.name}",
         "--extra-options",

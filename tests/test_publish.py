@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hkcnews.serve import SETTINGS, publish_args
+from hkcnews.serve import DEPLOY_LOCK, SETTINGS, publish_args
 
 from .helpers import ROOT
 from .server import free_port
@@ -68,6 +68,7 @@ def test_publish_command_builds_an_image_served_as_make_serve_serves(tmp_path, w
     work = tmp_path / "work"
     (work / "dist").mkdir(parents=True)
     (work / "dist" / wheel.name).write_bytes(wheel.read_bytes())
+    shutil.copy(DEPLOY_LOCK, work / "dist")
     (work / "news.db").write_bytes(seed_db.read_bytes())
     (work / "metadata.yml").write_text((ROOT / "metadata.yml").read_text(encoding="utf-8"), encoding="utf-8")
     bin_dir = tmp_path / "bin"
@@ -87,7 +88,9 @@ def test_publish_command_builds_an_image_served_as_make_serve_serves(tmp_path, w
 
     context = tmp_path / "context"
     dockerfile = (context / "Dockerfile").read_text()
-    assert f"RUN pip install -U datasette /app/dist/{wheel.name}" in dockerfile
+    # The deploy lock constrains every version pip picks, datasette's too.
+    assert f"RUN pip install -U datasette -c /app/dist/datasette-0.65.txt /app/dist/{wheel.name}" in dockerfile
+    assert (context / "dist" / "datasette-0.65.txt").read_text() == DEPLOY_LOCK.read_text()
     settings = " ".join(f"--setting {name} {value}" for name, value in SETTINGS.items())
     assert (
         "CMD datasette serve --host 0.0.0.0 -i news.db --cors --inspect-file inspect-data.json "
