@@ -12,7 +12,6 @@ import json
 import os
 
 from datasette.app import Datasette
-from datasette.cli import Setting
 from datasette.utils import parse_metadata
 
 from .serve import DB_VARIABLE, METADATA, SETTINGS, inspect_file
@@ -21,7 +20,10 @@ from .serve import DB_VARIABLE, METADATA, SETTINGS, inspect_file
 def archive_datasette(db):
     """Datasette over an immutable database with the bundle's metadata,
     row counts and settings."""
-    settings = dict(Setting().convert((name, value), None, None) for name, value in SETTINGS.items())
+    # As `datasette serve --setting` reads them: on/off as booleans, digits
+    # as numbers (every value SETTINGS has). Written here rather than with
+    # datasette.cli's Setting type, which is no plugin API.
+    settings = {name: value == "on" if value in ("on", "off") else int(value) for name, value in SETTINGS.items()}
     return Datasette(
         immutables=[str(db)],
         inspect_data=json.loads(inspect_file(db).read_text()),
