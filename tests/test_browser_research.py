@@ -102,3 +102,10 @@ def test_database_download_link_gives_the_whole_file(page, archive_db):
     path = download.value.path()
     assert path.stat().st_size == archive_db.stat().st_size
     assert article_count(path) == article_count(archive_db)
+
+
+@pytest.mark.parametrize("path", ["/archive/-/trends?q=", "/archive/articles?_search="])
+def test_a_hostile_search_runs_no_script_on_the_chart_pages(page, path):
+    page.goto(path + "<script>window.__pwned=1;alert(1)</script><img src=x onerror=alert(2)>天氣")
+    assert page.evaluate("window.__pwned") is None
+    assert page.watcher.dialogs == [] and page.watcher.errors == []

@@ -104,3 +104,11 @@ async def test_trends_need_permission_to_view_the_database(corpus_db):
 async def test_home_page_links_to_the_trends_page(ds):
     html = await html_of(ds, "/")
     assert '<a class="hkc-trends-link" href="/news/-/trends">Compare terms over time</a>' in html
+
+
+async def test_a_hostile_term_stays_text_on_the_trends_page(ds):
+    term = "<script>alert(1)</script>\"'"
+    html = await html_of(ds, "/news/-/trends", q=term)
+    assert "<script>alert(1)" not in html
+    assert 'data-term="&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;"' in html
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;"' in html
