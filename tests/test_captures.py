@@ -476,100 +476,22 @@ def test_containment_is_the_share_of_characters_in_shared_clauses(part, whole, s
 HEADLINE_ONLY = "# 題\n"
 
 
+def front(**columns):
+    """A capture's front matter: nothing but its addresses, unless given."""
+    nothing = {"title": None, "date": None, "author": None, "category": None, "tags": []}
+    return {**nothing, "url": "u", "original_url": "o", **columns}
+
+
 @pytest.mark.parametrize(
     "columns,body,reason",
     [
-        (
-            {
-                "title": FAREWELL,
-                "date": None,
-                "author": None,
-                "category": None,
-                "tags": [],
-                "url": "u",
-                "original_url": "o",
-            },
-            HEADLINE_ONLY,
-            "farewell",
-        ),
-        (
-            {
-                "title": "Temporarily Offline",
-                "date": None,
-                "author": None,
-                "category": None,
-                "tags": [],
-                "url": "u",
-                "original_url": "o",
-            },
-            HEADLINE_ONLY,
-            "offline",
-        ),
-        (
-            {
-                "title": None,
-                "date": None,
-                "author": None,
-                "category": None,
-                "tags": [],
-                "url": None,
-                "original_url": None,
-            },
-            HEADLINE_ONLY,
-            "empty",
-        ),
-        (
-            {
-                "title": None,
-                "date": None,
-                "author": None,
-                "category": None,
-                "tags": [],
-                "url": "u",
-                "original_url": "o",
-            },
-            HEADLINE_ONLY,
-            "empty",
-        ),
-        (
-            {
-                "title": "某題",
-                "date": None,
-                "author": "某人",
-                "category": None,
-                "tags": [],
-                "url": "u",
-                "original_url": "o",
-            },
-            HEADLINE_ONLY,
-            "no text",
-        ),
-        (
-            {
-                "title": FAREWELL,
-                "date": None,
-                "author": None,
-                "category": None,
-                "tags": [],
-                "url": "u",
-                "original_url": "o",
-            },
-            "# 題\n\n正文。",
-            None,
-        ),
-        (
-            {
-                "title": STATEMENT,
-                "date": "2022-01-02",
-                "author": None,
-                "category": None,
-                "tags": [],
-                "url": "u",
-                "original_url": "o",
-            },
-            HEADLINE_ONLY,
-            None,
-        ),
+        (front(title=FAREWELL), HEADLINE_ONLY, "farewell"),
+        (front(title="Temporarily Offline"), HEADLINE_ONLY, "offline"),
+        (front(url=None, original_url=None), HEADLINE_ONLY, "empty"),
+        (front(), HEADLINE_ONLY, "empty"),
+        (front(title="某題", author="某人"), HEADLINE_ONLY, "no text"),
+        (front(title=FAREWELL), "# 題\n\n正文。", None),
+        (front(title=STATEMENT, date="2022-01-02"), HEADLINE_ONLY, None),
     ],
     ids=[
         "farewell page",
