@@ -46,10 +46,11 @@ class CompleteCsv:
         self.datasette = datasette
 
     async def __call__(self, scope, receive, send):
-        if not await self._archive_csv(scope):
+        db = await self._archive_csv(scope)
+        if db is None:
             return await self.app(scope, receive, send)
-        if not await self._table_csv(scope):
-            return await self._query_csv(scope, receive, send)
+        if _named(scope) not in await db.table_names():
+            return await self._query_csv(db, scope, receive, send)
         if self._first_page(scope):
             query = scope["query_string"]
             scope = {**scope, "query_string": query + (b"&" if query else b"") + b"_stream=on"}
@@ -79,18 +80,13 @@ class CompleteCsv:
             # started response: the server closes the connection.
             raise IncompleteDownload(cut)
 
-    async def _table_csv(self, scope):
-        name = _named(scope)
-        db = await archive_in_path(self.datasette, scope["path"])
-        return name is not None and name in await db.table_names()
-
     def _first_page(self, scope):
         args = _args(scope)
         if "_stream" in args or "_next" in args or args.get("_size", "max") != "max":
             return False
         return bool(self.datasette.setting("allow_csv_stream"))
 
-    async def _query_csv(self, scope, receive, send):
+    async def _query_csv(self, db, scope, receive, send):
         """A query's CSV (SQL, or a canned query) is one piece of at most
         max_returned_rows rows: it is held whole, and sent only if nothing
         was left out."""
@@ -105,7 +101,7 @@ class CompleteCsv:
         if start["status"] == 200:
             if _cut_short(body):
                 raise IncompleteDownload(body.decode("utf-8", "replace").rsplit("\r\n", 1)[-1])
-            if await self._rows_left_out(scope, body):
+            if await self._rows_left_out(db, scope, body):
                 limit = self.datasette.setting("max_returned_rows")
                 message = (
                     f"{scope['path']}: this query returns more than {limit:,} rows, the most a query's "
@@ -117,11 +113,10 @@ class CompleteCsv:
         for message in messages:
             await send(message)
 
-    async def _rows_left_out(self, scope, body):
+    async def _rows_left_out(self, db, scope, body):
         limit = self.datasette.setting("max_returned_rows")
         if not _more_lines_than(body, limit):
             return False
-        db = await archive_in_path(self.datasette, scope["path"])
         args = _args(scope)
         if _named(scope) is None:
             sql = args.get("sql", "")
@@ -137,15 +132,16 @@ class CompleteCsv:
         return bool(more.rows)
 
     async def _archive_csv(self, scope):
+        """The archive database a CSV request reads, or None for any other
+        request: /news/articles.csv, /news/search.csv (a canned query),
+        /news.csv?sql=; not the plugin's own (/news/-/trends.csv)."""
         if scope["type"] != "http" or scope["method"] != "GET":
-            return False
-        # /news/articles.csv, /news/search.csv (a canned query), /news.csv?sql=;
-        # not the plugin's own (/news/-/trends.csv).
+            return None
         if not scope["path"].endswith(".csv") or b"_trace=" in scope.get("query_string", b""):
-            return False
+            return None
         if len(scope["path"].strip("/").split("/")) > 2:
-            return False
-        return await archive_in_path(self.datasette, scope["path"]) is not None
+            return None
+        return await archive_in_path(self.datasette, scope["path"])
 
 
 def _more_lines_than(body, limit):
