@@ -13,8 +13,8 @@ from datasette.facets import Facet
 from datasette.utils import path_with_removed_args
 
 from .charts import either_chart, month_chart_svg
-from .facets import TAGGED_TABLE, narrowed
-from .months import all_month_counts, request_month_counts, shares
+from .facets import TAGGED_TABLE, facet_column, narrowed, page_months
+from .months import all_month_counts, shares
 from .ours import built_by_us
 
 DATE_COLUMN = "date"
@@ -32,7 +32,7 @@ class MonthFacet(Facet):
         return []
 
     async def facet_results(self):
-        configs = [c for c in self.get_configs() if c["config"].get("simple") == DATE_COLUMN]
+        configs = [c for c in self.get_configs() if facet_column(c) == DATE_COLUMN]
         if not configs or self.table != TAGGED_TABLE or not await built_by_us(self.ds, self.database):
             return [], []
         # Only a narrowed table: the home page has every article's chart.
@@ -40,14 +40,11 @@ class MonthFacet(Facet):
         # from the page's first row on, and a chart would show part of it.
         if not narrowed(self.sql) or "_next" in self.request.args:
             return [], []
-        db = self.ds.get_database(self.database)
         try:
-            counts = await request_month_counts(
-                self.request, db, self.sql, self.params, self.ds.setting("facet_time_limit_ms")
-            )
+            counts = await page_months(self)
         except QueryInterrupted:
             return [], [DATE_COLUMN]
-        totals = await all_month_counts(db)
+        totals = await all_month_counts(self.ds.get_database(self.database))
         month_shares = shares(counts, totals)
         selected = self.request.args.get(MONTH_FILTER)
         # One URL per month, built here: Datasette's path_with_added_args

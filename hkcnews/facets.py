@@ -67,7 +67,7 @@ class OwnCounts:
 
     async def facet_results(self):
         configs = self.get_configs()
-        ours = [c for c in configs if _column(c) == self.column]
+        ours = [c for c in configs if facet_column(c) == self.column]
         if self.table != TAGGED_TABLE or not ours or not await built_by_us(self.ds, self.database):
             return await super().facet_results()
         results, timed_out = [], []
@@ -85,13 +85,26 @@ class OwnCounts:
         return results, timed_out
 
 
-def _column(config):
+def facet_column(config):
+    """The column a facet configuration names, in either of its forms."""
     return config["config"].get("column") or config["config"]["simple"]
 
 
 def narrowed(sql):
     """Whether a facet's SQL (the table page's rows) has a search or filter."""
     return bool(_WHERE.search(sql))
+
+
+async def page_months(facet):
+    """[(YYYY-MM, articles), …] of the rows a facet counts: counted once
+    per request for a search or filter (the month facet draws them, the
+    year facet sums them), every article's otherwise."""
+    db = facet.ds.get_database(facet.database)
+    if not narrowed(facet.sql):
+        return list((await all_month_counts(db)).items())
+    return await request_month_counts(
+        facet.request, db, facet.sql, facet.params, facet.ds.setting("facet_time_limit_ms")
+    )
 
 
 class YearsFromMonths(OwnCounts, NoSuggestions, ColumnFacet):
@@ -103,15 +116,8 @@ class YearsFromMonths(OwnCounts, NoSuggestions, ColumnFacet):
     column = YEAR_COLUMN
 
     async def own_counts(self, config):
-        db = self.ds.get_database(self.database)
-        if narrowed(self.sql):
-            months = await request_month_counts(
-                self.request, db, self.sql, self.params, self.ds.setting("facet_time_limit_ms")
-            )
-        else:
-            months = (await all_month_counts(db)).items()
         years = Counter()
-        for month, n in months:
+        for month, n in await page_months(self):
             years[int(month[:4])] += n
         # Datasette's order: count desc, value.
         rows = sorted(years.items(), key=lambda pair: (-pair[1], pair[0]))
