@@ -28,7 +28,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from run import BIN, COMPUTE, NAMED_SEARCHES, cpu_model, free_port, serving  # noqa: E402
+from run import BIN, COMPUTE, NAMED_SEARCHES, cpu_model, free_port, serving, timings  # noqa: E402
 
 from hkcnews.serve import METADATA, datasette_args, ensure_inspected  # noqa: E402
 
@@ -60,14 +60,10 @@ cli(sys.argv[1:])
 
 
 def median_ms(client, url):
-    client.get(url, cookies=COMPUTE)
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        response = client.get(url, cookies=COMPUTE)
-        times.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-    return statistics.median(times)
+    """bench/run.py's timing of one page asked REPEATS times, computed."""
+    timed = timings(client, [url] * REPEATS)
+    assert timed["status"] == {200}, (url, timed["status"])
+    return timed["median"]
 
 
 def paired_ms(first, second, url, pairs=21):
