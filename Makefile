@@ -1,6 +1,8 @@
 # make serve: install, build $(DB) from $(SEEDS_DIR) when they changed, serve it.
 # make test:  install with the test dependencies (and Chromium, where apt-get
 #             can), then run the whole suite, browser tests included.
+# make test-next: the same suite on Datasette's newest 1.0 alpha and its
+#             plugin releases, in a virtual environment of its own (.venv-next).
 # make lint:  the formatter and linter (ruff), as CI runs them.
 # make archive: clone the whole public backup (or update the clone), build
 #             it with a progress bar, serve it.
@@ -15,6 +17,10 @@ SEED_FILES := $(shell find $(SEEDS_DIR) -name '*.md' -o -type d 2>/dev/null)
 
 LOCK_DIR := requirements
 LOCK := $(LOCK_DIR)/datasette-0.65-test.txt
+# The 1.0 line: the same package, with the alphas datasette-1.0.in asks for.
+NEXT_VENV := .venv-next
+NEXT_BIN := $(NEXT_VENV)/bin
+NEXT_LOCK := $(LOCK_DIR)/datasette-1.0-test.txt
 UV_COMPILE := UV_CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/uv pip compile --quiet --universal --python-version 3.10
 
 CHROMIUM ?= /usr/bin/chromium
@@ -25,26 +31,36 @@ ARCHIVE_REPO ?= https://github.com/hkarchivist/hkcnews-article-archive
 ARCHIVE_DIR ?= hkcnews-article-archive
 ARCHIVE_DB ?= full/news.db
 
-.PHONY: serve test lint lock fuzz install browser bench clean archive archive-db
+.PHONY: serve test test-next lint lock fuzz install browser bench clean archive archive-db
 
 install: $(BIN)/.installed
 
 # Exactly the versions in the lock (make lock writes it from pyproject.toml's
 # ranges), then this package without its dependencies: every machine that
 # runs make serve or make test has what the tests ran with.
-$(BIN)/.installed: pyproject.toml $(LOCK)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r $(LOCK)
-	$(BIN)/pip install --quiet --no-deps -e .
+define install_locked
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --upgrade pip
+	$(1)/bin/pip install --quiet -r $(2)
+	$(1)/bin/pip install --quiet --no-deps -e .
 	touch $@
+endef
 
-# The locks of the Datasette 0.65 line, for Python 3.10 and later on any
-# platform: what a deploy installs (the package's dependencies) and what
-# make install installs (with the test tools).
+$(BIN)/.installed: pyproject.toml $(LOCK)
+	$(call install_locked,$(VENV),$(LOCK))
+
+$(NEXT_BIN)/.installed: pyproject.toml $(NEXT_LOCK)
+	$(call install_locked,$(NEXT_VENV),$(NEXT_LOCK))
+
+# The locks of both lines, for Python 3.10 and later on any platform: what a
+# deploy installs (the package's dependencies) and what make install and
+# make test-next install (with the test tools). The 0.65 line is what
+# pyproject.toml's ranges give pip by default; the 1.0 line adds the alphas.
 lock: $(BIN)/.installed
 	$(UV_COMPILE) pyproject.toml -o $(LOCK_DIR)/datasette-0.65.txt
 	$(UV_COMPILE) pyproject.toml --extra test -o $(LOCK)
+	$(UV_COMPILE) pyproject.toml $(LOCK_DIR)/datasette-1.0.in -o $(LOCK_DIR)/datasette-1.0.txt
+	$(UV_COMPILE) pyproject.toml $(LOCK_DIR)/datasette-1.0.in --extra test -o $(NEXT_LOCK)
 
 $(DB): $(BIN)/.installed build_db.py $(wildcard hkcnews/*.py) $(SEED_FILES)
 	$(BIN)/python build_db.py --seeds $(SEEDS_DIR) --db $(DB)
@@ -90,6 +106,9 @@ browser:
 test: $(BIN)/.installed browser
 	$(BIN)/python -m pytest
 
+test-next: $(NEXT_BIN)/.installed browser
+	$(NEXT_BIN)/python -m pytest
+
 # ruff, configured in pyproject.toml: `ruff format .` and `ruff check --fix .` mend most of it.
 lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
@@ -104,4 +123,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --files $(or $(N),100000)
 
 clean:
-	rm -rf $(VENV) news.db news.db.inspect.json .pytest_cache test-output full
+	rm -rf $(VENV) $(NEXT_VENV) news.db news.db.inspect.json news.db.metadata.yml news.db.datasette.yml .pytest_cache test-output full

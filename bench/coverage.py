@@ -23,14 +23,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from run import BIN, COMPUTE, NAMED_SEARCHES, cpu_model, free_port, serving, timings  # noqa: E402
 
-from hkcnews.serve import METADATA, datasette_args, ensure_inspected  # noqa: E402
+from hkcnews import config  # noqa: E402
+from hkcnews.serve import datasette_args, ensure_inspected  # noqa: E402
 
 FILTERS = [{"category": "眾聞"}, {"category": "眾評"}, {"year": "2021"}]
 MORE_SEARCHES = ["國安法", "警方", "Reuters"]
@@ -38,14 +38,12 @@ TREND_TERMS = ["香港", "政府", "警方", "中國", "國安法"]
 REPEATS = 7
 
 
-def without_month_facet(folder):
-    metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+def without_month_facet():
+    metadata = config.load()
     for database in metadata["databases"].values():
         table = database["tables"]["articles"]
         table["facets"] = [f for f in table["facets"] if f != {"month": "date"}]
-    path = Path(folder) / "metadata-without-chart.yml"
-    path.write_text(yaml.safe_dump(metadata, allow_unicode=True), encoding="utf-8")
-    return path
+    return metadata
 
 
 # `datasette serve` with the plugin's year facet swapped back for Datasette's.
@@ -100,7 +98,7 @@ def main():
                 sys.executable,
                 "-c",
                 BEFORE_THE_CHART,
-                *datasette_args(db, port=ports["no chart"], metadata=without_month_facet(folder)),
+                *datasette_args(db, port=ports["no chart"], metadata=without_month_facet(), folder=folder),
             ],
         }
         with (

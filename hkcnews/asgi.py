@@ -12,9 +12,9 @@ import json
 import os
 
 from datasette.app import Datasette
-from datasette.utils import parse_metadata
 
-from .serve import DB_VARIABLE, METADATA, SETTINGS, inspect_file
+from . import config
+from .serve import DB_VARIABLE, SETTINGS, inspect_file
 
 
 def archive_datasette(db):
@@ -27,8 +27,8 @@ def archive_datasette(db):
     return Datasette(
         immutables=[str(db)],
         inspect_data=json.loads(inspect_file(db).read_text()),
-        metadata=parse_metadata(METADATA.read_text(encoding="utf-8")),
         settings=settings,
+        **config.datasette_kwargs(),
     )
 
 

@@ -23,8 +23,9 @@ import sys
 import threading
 from pathlib import Path
 
+from . import config
+
 ROOT = Path(__file__).resolve().parent.parent
-METADATA = ROOT / "metadata.yml"
 # Tells each worker process (hkcnews/asgi.py) which database to serve.
 DB_VARIABLE = "HKCNEWS_DB"
 
@@ -61,9 +62,15 @@ def ensure_inspected(db, datasette="datasette"):
     return counts
 
 
-def datasette_args(db, host="127.0.0.1", port=8001, metadata=METADATA):
-    """The `datasette serve` arguments for a built database."""
-    args = ["serve", "-i", str(db), "--inspect-file", str(inspect_file(db)), "-m", str(metadata)]
+def datasette_args(db, host="127.0.0.1", port=8001, metadata=None, folder=None):
+    """The `datasette serve` arguments for a built database, with
+    metadata.yml (or ``metadata``, a dict written the same way) in the form
+    the installed Datasette reads, written beside the database or in
+    ``folder`` (news.db.metadata.yml, and on Datasette 1.0
+    news.db.datasette.yml)."""
+    db = Path(db)
+    args = ["serve", "-i", str(db), "--inspect-file", str(inspect_file(db))]
+    args += config.write(folder or db.parent, f"{db.name}.", metadata)
     args += ["--host", host, "--port", str(port)]
     for name, value in SETTINGS.items():
         args += ["--setting", name, value]

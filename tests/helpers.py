@@ -5,14 +5,16 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import yaml
 from datasette.app import Datasette
 
 from build_db import build
+from hkcnews import config
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
+METADATA = config.load()
+# metadata.yml as the installed Datasette reads it: Datasette(..., **CONFIGURED).
+CONFIGURED = config.datasette_kwargs(METADATA)
 # `make fuzz` runs the property tests with fresh seeds and ten times the
 # examples (tests/conftest.py); CI runs the same examples every time.
 FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
@@ -161,7 +163,7 @@ async def html_of(ds, path, **params):
 
 def datasette_for(db):
     """The real Datasette app over a built database, as `datasette serve db -m metadata.yml`."""
-    return Datasette([str(db)], metadata=METADATA)
+    return Datasette([str(db)], **CONFIGURED)
 
 
 # An article whose every field tries to run a script in a reader's browser.
