@@ -17,9 +17,11 @@ from markupsafe import Markup
 
 from ..browse import article_page, home_numbers, list_columns, only_columns
 from ..cache import PageCache
+from ..config import DATASETTE_1
 from ..coverage import MonthFacet, coverage_chart
 from ..downloads import CompleteCsv
 from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, tag_filter_clauses
+from ..internals import describe_like_the_archive, stored_queries
 from ..months import ARTICLES_PER_MONTH_SQL
 from ..ours import built_by_this_bundle, built_by_us
 from ..pages import tag_url, thumbnail_html
@@ -144,50 +146,45 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 
 
 async def _query_links(datasette, database, request):
-    queries = await datasette.get_canned_queries(database, request.actor)
     return [
-        {
-            "title": q.get("title") or name,
-            "url": datasette.urls.query(database, name),
-            "description": q.get("description"),
-        }
-        for name, q in queries.items()
+        {"title": title or name, "url": datasette.urls.query(database, name), "description": description}
+        for name, title, description in await stored_queries(datasette, database, request.actor)
     ]
 
 
-# metadata.yml describes the archive under one database name (news); these
-# two hooks give every other database this bundle built the same
-# description, facets and canned queries, so any file name serves alike.
+# metadata.yml describes the archive under one database name (news); every
+# other database this bundle built is given the same description, facets
+# and canned queries, so any file name serves alike.
 _DESCRIBED = weakref.WeakKeyDictionary()
 
 
 @hookimpl
 def startup(datasette):
     async def inner():
-        described = datasette.metadata("databases") or {}
-        archive = next((m for m in described.values() if "articles" in (m.get("tables") or {})), None)
-        if archive is None:
-            return
-        names = [n for n in datasette.databases if n not in described and await built_by_us(datasette, n)]
-        _DESCRIBED[datasette] = {"databases": {name: archive for name in names}}
+        names = [name for name in datasette.databases if await built_by_us(datasette, name)]
+        _DESCRIBED[datasette] = await describe_like_the_archive(datasette, names)
 
     return inner
 
 
-@hookimpl
-def canned_queries(datasette, database):
-    async def inner():
-        if not await built_by_us(datasette, database):
-            return None
-        described = (datasette.metadata("queries", database=database) or {}).get("articles_per_month") or {}
-        return {"articles_per_month": {**described, "sql": ARTICLES_PER_MONTH_SQL}}
+if not DATASETTE_1:
+    # Two hooks of the 0.65 line that 1.0 removed; there, config.py puts
+    # the query's SQL in the configuration and the startup hook applies the
+    # metadata.
 
-    return inner
+    @hookimpl
+    def canned_queries(datasette, database):
+        async def inner():
+            if not await built_by_us(datasette, database):
+                return None
+            described = (datasette.metadata("queries", database=database) or {}).get("articles_per_month") or {}
+            return {"articles_per_month": {**described, "sql": ARTICLES_PER_MONTH_SQL}}
 
+        return inner
 
-@hookimpl
-def get_metadata(datasette, key, database, table):
-    return _DESCRIBED.get(datasette)
+    @hookimpl
+    def get_metadata(datasette, key, database, table):
+        return _DESCRIBED.get(datasette)
 
 
 @hookimpl(specname="register_facet_classes")

@@ -1,0 +1,92 @@
+"""Where the plugin uses Datasette beyond its documented plugin hooks, or
+differently on the 0.65 line and the 1.0 alphas: in one place, each with
+the reason, and each checked by tests/test_internals.py so that a Datasette
+release that changes it fails loudly there instead of quietly elsewhere.
+"""
+
+import copy
+
+from .config import DATASETTE_1
+
+
+async def stored_queries(datasette, database, actor):
+    """[(name, title, description)] of the canned queries of ``database``
+    that ``actor`` may run, in the order they are configured."""
+    if not DATASETTE_1:
+        # 0.65 documents no other way to list them.
+        queries = await datasette.get_canned_queries(database, actor)
+        return [(name, q.get("title"), q.get("description")) for name, q in queries.items()]
+    # 1.0: the stored queries API; it lists in its own order, so the
+    # configured order is restored from the configuration where it has them.
+    page = await datasette.list_queries(database, actor=actor, limit=1000)
+    configured = list(((datasette.config or {}).get("databases") or {}).get(database, {}).get("queries") or {})
+    order = {name: i for i, name in enumerate(configured)}
+    found = sorted(page.queries, key=lambda q: (order.get(q.name, len(order)), q.name))
+    return [(q.name, q.title, q.description) for q in found]
+
+
+def described_archive(metadata):
+    """(name, description) of the database whose metadata describes an
+    articles table, as metadata.yml describes ``news``, or (None, None)."""
+    for name, database in (metadata.get("databases") or {}).items():
+        if "articles" in (database.get("tables") or {}):
+            return name, database
+    return None, None
+
+
+async def describe_like_the_archive(datasette, names):
+    """Gives each database in ``names`` the metadata, table options and
+    canned queries configured for the archive (metadata.yml's ``news``), so
+    that a file of any name is served alike. Returns the 0.65 metadata to
+    answer the ``get_metadata`` hook with; on 1.0 it is applied here."""
+    if not DATASETTE_1:
+        # 0.65: the whole metadata is datasette.metadata(); the plugin
+        # answers get_metadata (a hook 1.0 removed) with these databases.
+        described, archive = described_archive(datasette.metadata() or {})
+        return {"databases": {name: archive for name in names if name != described}}
+    # 1.0: table options and queries are configuration, which Datasette
+    # reads once, from datasette.config; no API adds to it, so the
+    # archive's part is copied there, and its queries added with the stored
+    # queries API as Datasette adds configured ones.
+    databases = (datasette.config or {}).setdefault("databases", {})
+    described, archive = described_archive(datasette.config)
+    if described is None:
+        return None
+    for name in names:
+        if name == described or name in databases:
+            continue
+        databases[name] = copy.deepcopy(archive)
+        for query_name, query in (archive.get("queries") or {}).items():
+            await datasette.add_query(
+                name,
+                query_name,
+                query["sql"],
+                title=query.get("title"),
+                description=query.get("description"),
+                description_html=query.get("description_html"),
+                hide_sql=bool(query.get("hide_sql")),
+                parameters=query.get("params"),
+                is_trusted=True,
+                source="config",
+            )
+        await _copy_metadata(datasette, described, name)
+    return None
+
+
+async def _copy_metadata(datasette, source, target):
+    # 1.0 keeps metadata in its internal database, which the documented
+    # get_*/set_*_metadata methods read and write one key at a time, with no
+    # way to list a database's tables or columns but its tables.
+    internal = datasette.get_internal_database()
+    for key, value in await internal.execute(
+        "select key, value from metadata_databases where database_name = ?", [source]
+    ):
+        await datasette.set_database_metadata(target, key, value)
+    for table, key, value in await internal.execute(
+        "select resource_name, key, value from metadata_resources where database_name = ?", [source]
+    ):
+        await datasette.set_resource_metadata(target, table, key, value)
+    for table, column, key, value in await internal.execute(
+        "select resource_name, column_name, key, value from metadata_columns where database_name = ?", [source]
+    ):
+        await datasette.set_column_metadata(target, table, column, key, value)
