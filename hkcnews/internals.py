@@ -9,6 +9,21 @@ import copy
 from .config import DATASETTE_1
 
 
+async def ensure_can_view_table(datasette, actor, database, table):
+    """Raises Forbidden unless ``actor`` may see ``table``: the checks of
+    Datasette's own table page, on both lines (each has a documented call
+    for it, but not the same one)."""
+    if not DATASETTE_1:
+        await datasette.ensure_permissions(
+            actor, [("view-table", (database, table)), ("view-database", database), "view-instance"]
+        )
+        return
+    from datasette.resources import TableResource
+
+    # 1.0 resolves the database's and the instance's rules for a table.
+    await datasette.ensure_permission(action="view-table", resource=TableResource(database, table), actor=actor)
+
+
 async def stored_queries(datasette, database, actor):
     """[(name, title, description)] of the canned queries of ``database``
     that ``actor`` may run, in the order they are configured."""

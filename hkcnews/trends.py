@@ -11,6 +11,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from .charts import either_chart, month_index, month_name, trend_chart_svg
 from .facets import TAGGED_TABLE
+from .internals import ensure_can_view_table
 from .months import all_month_counts, month_counts
 from .ours import built_by_us
 
@@ -79,10 +80,7 @@ async def trends(datasette, request):
     database = request.url_vars["database"]
     if database not in datasette.databases or not await built_by_us(datasette, database):
         raise NotFound(f"Database not found: {database}")
-    await datasette.ensure_permissions(
-        request.actor,
-        [("view-table", (database, TAGGED_TABLE)), ("view-database", database), "view-instance"],
-    )
+    await ensure_can_view_table(datasette, request.actor, database, TAGGED_TABLE)
     extension = request.url_vars.get("format") or ""
     try:
         terms = requested_terms(request.args)

@@ -14,7 +14,16 @@ from bench.reconcile import MAKE_CORPUS, agreement
 from build_db import build
 from hkcnews.captures import Capture, clauses, containment, failed_reason, reconcile
 
-from .helpers import article_md, assert_same_as_a_full_build, datasette_for, edit, figure_html, rows, write_articles
+from .helpers import (
+    article_md,
+    assert_same_as_a_full_build,
+    datasette_for,
+    edit,
+    figure_html,
+    rows,
+    table_json,
+    write_articles,
+)
 
 P1 = "立法會今日三讀通過修例，議員以大比數贊成。"
 P2 = "政府發言人表示，新例將於下月生效，並會加強宣傳。"
@@ -347,7 +356,7 @@ async def test_article_page_lists_its_captures(captures_db):
 
 async def test_table_facets_and_month_chart_count_articles(captures_db):
     ds = datasette_for(captures_db)
-    data = (await ds.client.get("/news/articles.json", params={"_facet": "date"})).json()
+    data = await table_json(ds, "/news/articles.json", _facet="date")
     assert data["filtered_table_rows_count"] == 11
     dates = {r["value"]: r["count"] for r in data["facet_results"]["date"]["results"]}
     assert (dates["2021-06-10"], dates["2021-06-03"]) == (1, 2)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from datasette.app import Datasette
 
-from .helpers import get_json, html_of
+from .helpers import get_json, html_of, table_json
 
 BAR = re.compile(
     r'<a href="([^"]+)"><rect class="month" data-month="([\d-]+)" data-count="(\d+)"( data-share="([\d.]+)")?'
@@ -20,27 +20,27 @@ def month_facet(data):
 
 
 async def test_search_counts_its_articles_per_month(ds):
-    data = await get_json(ds, "/news/articles.json", _search="台灣")
+    data = await table_json(ds, "/news/articles.json", _search="台灣")
     # 50001 and 50002 in January 2020, the seed article in March 2021.
     assert month_facet(data) == [("2020-01", 2, 2, 1.0), ("2021-03", 1, 1, 1.0)]
 
 
 async def test_filter_counts_its_share_of_each_months_articles(ds):
-    data = await get_json(ds, "/news/articles.json", tags__arraycontains="文化")
+    data = await table_json(ds, "/news/articles.json", tags__arraycontains="文化")
     # July 2021 has two articles, one of them tagged 文化.
     assert month_facet(data) == [("2021-07", 1, 2, 0.5), ("2021-10", 1, 1, 1.0)]
 
 
 async def test_unfiltered_table_has_no_month_chart(ds):
-    data = await get_json(ds, "/news/articles.json")
+    data = await table_json(ds, "/news/articles.json")
     assert "date" not in data["facet_results"]
     assert "hkc-coverage" not in await html_of(ds, "/news/articles")
 
 
 async def test_next_page_has_no_month_chart(ds):
-    first = await get_json(ds, "/news/articles.json", _search="天氣", _size=1)
+    first = await table_json(ds, "/news/articles.json", _search="天氣", _size=1)
     assert first["next"]
-    second = await get_json(ds, "/news/articles.json", _search="天氣", _size=1, _next=first["next"])
+    second = await table_json(ds, "/news/articles.json", _search="天氣", _size=1, _next=first["next"])
     assert "date" not in second["facet_results"]
 
 
@@ -86,7 +86,7 @@ async def test_month_facet_leaves_other_databases_alone(tmp_path, corpus_db):
         conn.execute("create table articles (id integer primary key, date text)")
         conn.execute("insert into articles values (1, '2021-01-05')")
     ds = Datasette([str(corpus_db), str(other)])
-    data = await get_json(ds, "/other/articles.json", _facet_month="date", id="1")
+    data = await table_json(ds, "/other/articles.json", _facet_month="date", id="1")
     assert data["facet_results"] == {}
 
 

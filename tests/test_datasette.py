@@ -4,7 +4,7 @@ and the metadata that documents it."""
 import csv
 import io
 
-from .helpers import METADATA, get_json
+from .helpers import METADATA, QUERY_EXTRA, get_json, table_json
 
 
 def facet_counts(data, name):
@@ -12,7 +12,7 @@ def facet_counts(data, name):
 
 
 async def test_default_facets_on_articles(ds):
-    data = await get_json(ds, "/news/articles.json")
+    data = await table_json(ds, "/news/articles.json")
     assert set(data["facet_results"]) == {"category", "tags", "author", "year"}
     assert facet_counts(data, "category") == {("國際", 3), ("眾聞", 2), ("眾聲", 1)}
     assert facet_counts(data, "year") == {(2020, 2), (2021, 4)}
@@ -21,21 +21,21 @@ async def test_default_facets_on_articles(ds):
 
 
 async def test_tag_facet_link_lists_only_articles_with_that_tag(ds):
-    data = await get_json(ds, "/news/articles.json")
+    data = await table_json(ds, "/news/articles.json")
     (taiwan,) = [r for r in data["facet_results"]["tags"]["results"] if r["value"] == "台灣"]
     assert "tags__arraycontains=%E5%8F%B0%E7%81%A3" in taiwan["toggle_url"]
-    rows = await get_json(ds, "/news/articles.json", tags__arraycontains="台灣", _shape="array")
+    rows = await table_json(ds, "/news/articles.json", tags__arraycontains="台灣", _shape="array")
     assert [r["id"] for r in rows] == [50002, 50001]
 
 
 async def test_facets_apply_to_search_results(ds):
-    data = await get_json(ds, "/news/articles.json", _search="台灣")
+    data = await table_json(ds, "/news/articles.json", _search="台灣")
     assert facet_counts(data, "category") == {("國際", 3)}
     assert facet_counts(data, "tags") >= {("台灣", 2), ("選舉", 1)}
 
 
 async def test_newest_articles_first(ds):
-    rows = await get_json(ds, "/news/articles.json", _shape="array", _col="date")
+    rows = await table_json(ds, "/news/articles.json", _shape="array", _col="date")
     assert [r["date"] for r in rows] == [
         "2021-10-01",
         "2021-07-15",
@@ -141,24 +141,24 @@ def test_every_column_of_articles_and_captures_is_described():
 
 
 async def test_canned_queries_declare_their_named_parameters(ds):
-    data = await get_json(ds, "/news/search.json", q="香港")
+    data = await get_json(ds, "/news/search.json", q="香港", **QUERY_EXTRA)
     assert data["query"]["params"] == {"q": "香港", "tag": "", "from": "", "to": ""}
 
 
 async def test_selected_tag_is_marked_and_other_counts_follow_the_filter(ds):
-    data = await get_json(ds, "/news/articles.json", tags__arraycontains="台灣")
+    data = await table_json(ds, "/news/articles.json", tags__arraycontains="台灣")
     tags = {r["value"]: (r["count"], r["selected"]) for r in data["facet_results"]["tags"]["results"]}
     assert tags == {"台灣": (2, True), "選舉": (1, False)}
     assert facet_counts(data, "category") == {("國際", 2)}
 
 
 async def test_two_tag_filters_must_both_match(ds):
-    rows = await get_json(ds, "/news/articles.json", tags__arraycontains=["台灣", "選舉"], _shape="array")
+    rows = await table_json(ds, "/news/articles.json", tags__arraycontains=["台灣", "選舉"], _shape="array")
     assert [r["id"] for r in rows] == [50001]
 
 
 async def test_tag_facet_without_matches_is_empty_not_timed_out(ds):
-    data = await get_json(ds, "/news/articles.json", _search="不存在的詞")
+    data = await table_json(ds, "/news/articles.json", _search="不存在的詞")
     assert data["facet_results"]["tags"]["results"] == []
     page = await ds.client.get("/news/articles", params={"_search": "不存在的詞"})
     assert "timed out" not in page.text

@@ -5,6 +5,7 @@ from the most common tags down, with the same counts as counting every hit."""
 import random
 import sqlite3
 from collections import Counter
+from urllib.parse import urlencode
 
 import pytest
 import sqlite_utils
@@ -12,7 +13,10 @@ import sqlite_utils
 import hkcnews.facets
 from build_db import build
 
-from .helpers import article_md, datasette_for, seeds_with
+from .helpers import EXTRA, article_md, datasette_for, seeds_with, table_json
+
+# What table_json adds to a toggle URL's query string.
+EXTRA_QUERY = "".join(f"&{urlencode({k: v})}" for k, v in EXTRA.items())
 
 TAGS = [f"標籤{n:02d}" for n in range(12)]
 
@@ -57,9 +61,7 @@ def expected_tag_facet(db, ids, size):
 
 
 async def tag_facet(ds, **params):
-    response = await ds.client.get("/news/articles.json", params={"_facet_array": "tags", **params})
-    assert response.status_code == 200, response.text
-    data = response.json()
+    data = await table_json(ds, "/news/articles.json", _facet_array="tags", **params)
     facet = data["facet_results"]["tags"]
     return [(r["value"], r["count"]) for r in facet["results"]], facet["truncated"], data["filtered_table_rows_count"]
 
@@ -134,16 +136,14 @@ async def test_tag_facet_of_a_broad_search_with_a_filter(tagged_db):
 @pytest.mark.parametrize("table", ["articles", "figures", "tags", "captures"])
 async def test_archive_tables_suggest_no_facets_under_default_settings(corpus_db, table):
     # datasette_for uses Datasette's defaults, suggest_facets on.
-    response = await datasette_for(corpus_db).client.get(f"/news/{table}.json")
-    assert response.status_code == 200
-    assert response.json()["suggested_facets"] == []
+    assert (await table_json(datasette_for(corpus_db), f"/news/{table}.json"))["suggested_facets"] == []
 
 
 async def test_other_databases_still_get_suggested_facets(tmp_path):
     db = sqlite_utils.Database(tmp_path / "other.db")
     db["things"].insert_all({"id": i, "colour": ["red", "blue"][i % 2]} for i in range(10))
-    response = await datasette_for(tmp_path / "other.db").client.get("/other/things.json")
-    assert [s["name"] for s in response.json()["suggested_facets"]] == ["colour"]
+    data = await table_json(datasette_for(tmp_path / "other.db"), "/other/things.json")
+    assert [s["name"] for s in data["suggested_facets"]] == ["colour"]
 
 
 @pytest.mark.parametrize(
@@ -158,8 +158,7 @@ async def test_other_databases_still_get_suggested_facets(tmp_path):
     ],
 )
 async def test_year_facet_counts_the_years_of_the_rows_shown(ds, params):
-    response = await ds.client.get("/news/articles.json", params={**params, "_size": "max", "_shape": "objects"})
-    data = response.json()
+    data = await table_json(ds, "/news/articles.json", **params, _size="max", _shape="objects")
     years = Counter(row["year"] for row in data["rows"] if row["year"] is not None)
     facet = data["facet_results"]["year"]
     assert [(r["value"], r["count"]) for r in facet["results"]] == sorted(years.items(), key=lambda p: (-p[1], p[0]))
@@ -170,20 +169,21 @@ async def test_year_facet_counts_the_years_of_the_rows_shown(ds, params):
 
 
 async def test_year_facet_links_as_datasettes_column_facet_does(ds):
-    data = (await ds.client.get("/news/articles.json", params={"_search": "台灣", "_facet_size": "1"})).json()
+    data = await table_json(ds, "/news/articles.json", _search="台灣", _facet_size="1")
     facet = data["facet_results"]["year"]
+    search = f"_search=%E5%8F%B0%E7%81%A3&_facet_size=1{EXTRA_QUERY}"
     assert facet["results"] == [
         {
             "value": 2020,
             "label": 2020,
             "count": 2,
-            "toggle_url": "http://localhost/news/articles.json?_search=%E5%8F%B0%E7%81%A3&_facet_size=1&year=2020",
+            "toggle_url": f"http://localhost/news/articles.json?{search}&year=2020",
             "selected": False,
         }
     ]
     assert facet["truncated"] is True
-    assert facet["toggle_url"] == "/news/articles.json?_search=%E5%8F%B0%E7%81%A3&_facet_size=1"
-    selected = (await ds.client.get("/news/articles.json", params={"_search": "台灣", "year": "2020"})).json()
+    assert facet["toggle_url"] == f"/news/articles.json?{search}"
+    selected = await table_json(ds, "/news/articles.json", _search="台灣", year="2020")
     (year,) = selected["facet_results"]["year"]["results"]
     assert year["selected"] is True
-    assert year["toggle_url"] == "http://localhost/news/articles.json?_search=%E5%8F%B0%E7%81%A3"
+    assert year["toggle_url"] == f"http://localhost/news/articles.json?_search=%E5%8F%B0%E7%81%A3{EXTRA_QUERY}"
