@@ -13,6 +13,7 @@ app, and the rule here is Datasette's own, which database a URL reads and
 whether that file is immutable.
 """
 
+import weakref
 from collections import OrderedDict
 
 from .ours import archive_in_path
@@ -33,16 +34,18 @@ class PageCache:
     def __init__(self, app, datasette):
         self.app = app
         self.datasette = datasette
-        self.pages = OrderedDict()
-        self.size = 0
+        # One store per Datasette, not per wrapper: Datasette 1.0's
+        # datasette.client builds its app, and so this wrapper, anew for
+        # every request.
+        self.store = _STORES.setdefault(datasette, _Store())
 
     async def __call__(self, scope, receive, send):
         if not await self._cacheable(scope):
             return await self.app(scope, receive, send)
         key = (scope["path"], scope.get("query_string", b""))
-        page = self.pages.get(key)
+        page = self.store.pages.get(key)
         if page is not None:
-            self.pages.move_to_end(key)
+            self.store.pages.move_to_end(key)
             status, headers, body = page
             await send({"type": "http.response.start", "status": status, "headers": headers + [CACHE_HEADER]})
             await send({"type": "http.response.body", "body": body})
@@ -58,12 +61,28 @@ class PageCache:
                 if size <= MAX_PAGE_BYTES:  # a longer one passes through
                     chunks.append(message.get("body", b""))
                     if not message.get("more_body"):
-                        self._store(key, start, b"".join(chunks))
+                        self.store.keep(key, start, b"".join(chunks))
             await send(message)
 
         await self.app(scope, receive, keep)
 
-    def _store(self, key, start, body):
+    async def _cacheable(self, scope):
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return False
+        if any(name in (b"cookie", b"authorization") for name, _ in scope.get("headers", [])):
+            return False
+        db = await archive_in_path(self.datasette, scope["path"])
+        return db is not None and not db.is_mutable
+
+
+class _Store:
+    """The pages kept for one Datasette, least recently used first."""
+
+    def __init__(self):
+        self.pages = OrderedDict()
+        self.size = 0
+
+    def keep(self, key, start, body):
         headers = list(start.get("headers", []))
         if start["status"] != 200 or any(name.lower() == b"set-cookie" for name, _ in headers):
             return
@@ -73,10 +92,5 @@ class PageCache:
             _, (_, _, evicted) = self.pages.popitem(last=False)
             self.size -= len(evicted)
 
-    async def _cacheable(self, scope):
-        if scope["type"] != "http" or scope["method"] != "GET":
-            return False
-        if any(name in (b"cookie", b"authorization") for name, _ in scope.get("headers", [])):
-            return False
-        db = await archive_in_path(self.datasette, scope["path"])
-        return db is not None and not db.is_mutable
+
+_STORES = weakref.WeakKeyDictionary()

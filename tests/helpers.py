@@ -159,7 +159,7 @@ async def get_json(ds, path, **params):
 # only when asked (?_extra=), its facets under "results", and its count as
 # "count": table_json asks for them and gives them 0.65's names, so that a
 # test reads both lines alike. EXTRA is what it adds to the query string.
-EXTRA = {"_extra": "facet_results,suggested_facets,count"} if config.DATASETTE_1 else {}
+EXTRA = {"_extra": "facet_results,suggested_facets,count,query"} if config.DATASETTE_1 else {}
 # The same for a query's SQL and parameters.
 QUERY_EXTRA = {"_extra": "query"} if config.DATASETTE_1 else {}
 

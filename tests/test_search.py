@@ -3,7 +3,7 @@ search box (?_search=), datasette-search-all and the canned search query."""
 
 import pytest
 
-from .helpers import HOSTILE_QUERIES, datasette_for
+from .helpers import HOSTILE_QUERIES, datasette_for, table_json
 
 
 async def search_ids(ds, query, table="articles"):
@@ -200,5 +200,5 @@ async def test_search_pages_list_every_hit_once_across_pages(tmp_path):
 async def test_article_searches_are_read_in_date_index_order(ds, table, rewritten):
     # The 100,000-article benchmark showed streamed CSVs of a search skipping
     # and repeating articles of the day a page ended on without this clause.
-    data = (await ds.client.get(f"/news/{table}.json", params={"_search": "港"})).json()
+    data = await table_json(ds, f"/news/{table}.json", _search="港")
     assert (f"+rowid in (select rowid from {table}_fts" in data["query"]["sql"]) is rewritten
