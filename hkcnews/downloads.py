@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl
 from datasette.utils import derive_named_parameters, tilde_decode
 from datasette.utils.asgi import Response
 
+from .internals import canned_query_sql
 from .ours import archive_in_path
 
 
@@ -121,8 +122,7 @@ class CompleteCsv:
         if _named(scope) is None:
             sql = args.get("sql", "")
         else:
-            canned = await self.datasette.get_canned_query(db.name, _named(scope), None)
-            sql = (canned or {}).get("sql", "")
+            sql = await canned_query_sql(self.datasette, db.name, _named(scope)) or ""
         sql = sql.strip().rstrip(";")
         params = {name: args.get(name, "") for name in await derive_named_parameters(db, sql)}
         try:
@@ -134,12 +134,13 @@ class CompleteCsv:
     async def _archive_csv(self, scope):
         """The archive database a CSV request reads, or None for any other
         request: /news/articles.csv, /news/search.csv (a canned query),
-        /news.csv?sql=; not the plugin's own (/news/-/trends.csv)."""
+        /news.csv?sql= (/news/-/query.csv?sql= on Datasette 1.0); not the
+        plugin's own (/news/-/trends.csv)."""
         if scope["type"] != "http" or scope["method"] != "GET":
             return None
         if not scope["path"].endswith(".csv") or b"_trace=" in scope.get("query_string", b""):
             return None
-        if len(scope["path"].strip("/").split("/")) > 2:
+        if len(scope["path"].strip("/").split("/")) > 2 and not _sql_query(scope):
             return None
         return await archive_in_path(self.datasette, scope["path"])
 
@@ -155,8 +156,13 @@ def _more_lines_than(body, limit):
         return True
 
 
+def _sql_query(scope):
+    return scope["path"].strip("/").split("/")[1:] == ["-", "query.csv"]
+
+
 def _named(scope):
-    """The table or canned query of /db/name.csv; None for /db.csv."""
+    """The table or canned query of /db/name.csv; None for an SQL query's
+    /db.csv or /db/-/query.csv."""
     parts = scope["path"].strip("/").split("/")
     return tilde_decode(parts[1][: -len(".csv")]) if len(parts) == 2 else None
 

@@ -40,6 +40,17 @@ async def stored_queries(datasette, database, actor):
     return [(q.name, q.title, q.description) for q in found]
 
 
+async def canned_query_sql(datasette, database, name):
+    """The SQL of a canned query, or None if there is no such query."""
+    if not DATASETTE_1:
+        # 0.65: the same lookup its query view makes (no actor: the
+        # permission was checked when the query ran).
+        query = await datasette.get_canned_query(database, name, None)
+        return (query or {}).get("sql")
+    query = await datasette.get_query(database, name)
+    return query.sql if query else None
+
+
 def described_archive(metadata):
     """(name, description) of the database whose metadata describes an
     articles table, as metadata.yml describes ``news``, or (None, None)."""

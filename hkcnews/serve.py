@@ -77,33 +77,43 @@ def datasette_args(db, host="127.0.0.1", port=8001, metadata=None, folder=None):
     return args
 
 
-DEPLOY_LOCK = ROOT / "requirements" / "datasette-0.65.txt"
+def deploy_lock(line=config.LINE):
+    """What a deploy installs: the lock of a Datasette line (by default the
+    one installed here, which the tests ran on)."""
+    return ROOT / "requirements" / f"datasette-{line}.txt"
 
 
-def publish_args(db="news.db", wheel="dist/hkcnews_archive-0.1.0-py3-none-any.whl", service="hkcnews-archive"):
+def publish_args(
+    db="news.db", wheel="dist/hkcnews_archive-0.1.0-py3-none-any.whl", service="hkcnews-archive", line=config.LINE
+):
     """`datasette publish cloudrun` arguments for stateless replicas: the
-    immutable database, metadata.yml, this bundle as a wheel with the
-    deploy lock beside it (Datasette's Dockerfile copies --static folders
-    into the image before its pip install, so both install from /app/dist,
-    the lock as pip's constraints: the versions the tests ran with) and the
-    settings above. ``datasette package`` takes the same arguments but the
-    Cloud Run ones."""
+    immutable database; the files ``python -m hkcnews.config dist`` wrote
+    (metadata, and for Datasette 1.0 its configuration, which publish has
+    no option for: it is read from the image's copy of dist/); this bundle
+    as a wheel with the deploy lock beside it (Datasette's Dockerfile
+    copies --static folders into the image before its pip install, so both
+    install from /app/dist, the lock as pip's constraints: the versions the
+    tests ran with) and the settings above. ``datasette package`` takes the
+    same arguments but the Cloud Run ones."""
     wheel = Path(wheel)
+    options = [f"--setting {name} {value}" for name, value in SETTINGS.items()]
+    if line == "1.0":
+        options.append(f"-c {wheel.parent}/datasette.yml")
     return [
         "datasette",
         "publish",
         "cloudrun",
         str(db),
         "-m",
-        "metadata.yml",
+        f"{wheel.parent}/metadata.yml",
         "--static",
         f"dist:{wheel.parent}",
         "--install",
-        f"-c /app/dist/{DEPLOY_LOCK.name}",
+        f"-c /app/dist/{deploy_lock(line).name}",
         "--install",
         f"/app/dist/{wheel.name}",
         "--extra-options",
-        " ".join(f"--setting {name} {value}" for name, value in SETTINGS.items()),
+        " ".join(options),
         "--service",
         service,
         "--memory",

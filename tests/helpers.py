@@ -160,6 +160,8 @@ async def get_json(ds, path, **params):
 # "count": table_json asks for them and gives them 0.65's names, so that a
 # test reads both lines alike. EXTRA is what it adds to the query string.
 EXTRA = {"_extra": "facet_results,suggested_facets,count,query"} if config.DATASETTE_1 else {}
+# Where an SQL query's CSV is (1.0 redirects the old address there).
+SQL_CSV = "/news/-/query.csv" if config.DATASETTE_1 else "/news.csv"
 # The same for a query's SQL and parameters.
 QUERY_EXTRA = {"_extra": "query"} if config.DATASETTE_1 else {}
 

@@ -16,7 +16,7 @@ from build_db import build
 from hkcnews.downloads import IncompleteDownload
 from hkcnews.serve import SETTINGS
 
-from .helpers import CONFIGURED, article_md, seeds_with
+from .helpers import CONFIGURED, SQL_CSV, article_md, seeds_with
 from .server import Server
 
 LONG = 40
@@ -42,7 +42,7 @@ def article_ids(text):
     "path, params",
     [
         ("/news/articles.csv", {"_stream": "on", "_size": "max"}),
-        ("/news.csv", {"sql": "select id, body from articles"}),
+        (SQL_CSV, {"sql": "select id, body from articles"}),
     ],
 )
 async def test_a_csv_over_the_size_limit_breaks_off(long_db, path, params):
@@ -93,7 +93,7 @@ async def test_other_databases_keep_datasettes_own_csv(tmp_path):
 @pytest.mark.parametrize(
     "path, params",
     [
-        ("/news.csv", {"sql": "select id from articles where id >= 90000 order by id"}),
+        (SQL_CSV, {"sql": "select id from articles where id >= 90000 order by id"}),
         ("/news/articles.csv", {"_size": "max"}),
     ],
 )
@@ -140,8 +140,8 @@ async def test_a_csv_that_names_its_page_keeps_it(long_db):
 @pytest.mark.parametrize(
     "path, params",
     [
-        ("/news.csv", {"sql": "select id from articles"}),
-        ("/news.csv", {"sql": "select id from articles where id >= :low;", "low": "90000"}),
+        (SQL_CSV, {"sql": "select id from articles"}),
+        (SQL_CSV, {"sql": "select id from articles where id >= :low;", "low": "90000"}),
         ("/news/feed.csv", {}),  # a canned query of the 50 newest
     ],
 )
@@ -165,6 +165,6 @@ async def test_a_query_csv_cut_at_max_returned_rows_is_refused(long_db, path, pa
 )
 async def test_a_query_csv_of_all_its_rows_is_sent(long_db, params, ids):
     ds = Datasette([str(long_db)], **CONFIGURED, settings={"max_returned_rows": 7})
-    response = await ds.client.get("/news.csv", params=params)
+    response = await ds.client.get(SQL_CSV, params=params)
     assert response.status_code == 200
     assert article_ids(response.text) == ids

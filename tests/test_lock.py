@@ -7,7 +7,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from hkcnews.serve import DEPLOY_LOCK
+from hkcnews.config import LINE
 
 from .helpers import ROOT
 
@@ -16,7 +16,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10: pytest brings tomli (in the lock)
     import tomli as tomllib
 
-TEST_LOCK = ROOT / "requirements" / "datasette-0.65-test.txt"
+LOCKS = ROOT / "requirements"
+# Each line's deploy lock and test lock.
+LINES = {line: (LOCKS / f"datasette-{line}.txt", LOCKS / f"datasette-{line}-test.txt") for line in ("0.65", "1.0")}
 
 
 def pins(lock):
@@ -39,21 +41,31 @@ def declared(extra=None):
     return [Requirement(r) for r in listed]
 
 
-@pytest.mark.parametrize("lock, extra", [(DEPLOY_LOCK, None), (TEST_LOCK, None), (TEST_LOCK, "test")])
-def test_lock_pins_a_version_in_every_range_of_pyproject(lock, extra):
+@pytest.mark.parametrize("line", LINES)
+@pytest.mark.parametrize("which, extra", [(0, None), (1, None), (1, "test")])
+def test_lock_pins_a_version_in_every_range_of_pyproject(line, which, extra):
+    lock = LINES[line][which]
     pinned = pins(lock)
     for requirement in declared(extra):
         name = canonicalize_name(requirement.name)
         assert name in pinned, f"{lock.name} has no {name}: run make lock"
-        assert pinned[name] in requirement.specifier, (
+        # The 1.0 line's alphas are within the ranges, as pip sees them when asked for one.
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (
             f"{lock.name}: {name}=={pinned[name]}, pyproject says {requirement}"
         )
 
 
-def test_deploy_lock_has_the_versions_the_tests_run_with():
-    deploy, test = pins(DEPLOY_LOCK), pins(TEST_LOCK)
+@pytest.mark.parametrize("line, datasette", [("0.65", "0.65."), ("1.0", "1.0a")])
+def test_each_line_locks_its_datasette(line, datasette):
+    assert all(pins(lock)["datasette"].startswith(datasette) for lock in LINES[line])
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_deploy_lock_has_the_versions_the_tests_run_with(line):
+    deploy, test = (pins(lock) for lock in LINES[line])
     assert {name: test.get(name) for name in deploy} == deploy
 
 
 def test_installed_packages_are_the_locked_versions():
-    assert {name: version(name) for name in pins(TEST_LOCK)} == pins(TEST_LOCK)
+    test_lock = LINES[LINE][1]
+    assert {name: version(name) for name in pins(test_lock)} == pins(test_lock)

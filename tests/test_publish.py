@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hkcnews.serve import DEPLOY_LOCK, SETTINGS, publish_args
+from hkcnews import config
+from hkcnews.serve import SETTINGS, deploy_lock, publish_args
 
 from .helpers import ROOT
 from .server import free_port
@@ -59,18 +60,19 @@ def test_wheel_carries_the_plugin_and_its_templates(wheel):
     assert "[datasette]\nhkcnews = hkcnews.plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_readme_shows_the_publish_command():
+@pytest.mark.parametrize("line", ["0.65", "1.0"])
+def test_readme_shows_the_publish_command(line):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert shlex.join(publish_args()) in re.sub(r" *\\\n *", " ", readme)
+    assert shlex.join(publish_args(line=line)) in re.sub(r" *\\\n *", " ", readme)
 
 
 def test_publish_command_builds_an_image_served_as_make_serve_serves(tmp_path, wheel, seed_db):
     work = tmp_path / "work"
     (work / "dist").mkdir(parents=True)
     (work / "dist" / wheel.name).write_bytes(wheel.read_bytes())
-    shutil.copy(DEPLOY_LOCK, work / "dist")
+    shutil.copy(deploy_lock(), work / "dist")
+    config.write(work / "dist")
     (work / "news.db").write_bytes(seed_db.read_bytes())
-    (work / "metadata.yml").write_text((ROOT / "metadata.yml").read_text(encoding="utf-8"), encoding="utf-8")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "gcloud").write_text(GCLOUD)
@@ -89,12 +91,13 @@ def test_publish_command_builds_an_image_served_as_make_serve_serves(tmp_path, w
     context = tmp_path / "context"
     dockerfile = (context / "Dockerfile").read_text()
     # The deploy lock constrains every version pip picks, datasette's too.
-    assert f"RUN pip install -U datasette -c /app/dist/datasette-0.65.txt /app/dist/{wheel.name}" in dockerfile
-    assert (context / "dist" / "datasette-0.65.txt").read_text() == DEPLOY_LOCK.read_text()
-    settings = " ".join(f"--setting {name} {value}" for name, value in SETTINGS.items())
+    lock = deploy_lock()
+    assert f"RUN pip install -U datasette -c /app/dist/{lock.name} /app/dist/{wheel.name}" in dockerfile
+    assert (context / "dist" / lock.name).read_text() == lock.read_text()
+    extra_options = args[args.index("--extra-options") + 1]
     assert (
         "CMD datasette serve --host 0.0.0.0 -i news.db --cors --inspect-file inspect-data.json "
-        f"--metadata metadata.json --static dist:dist {settings} --setting force_https_urls on --port $PORT"
+        f"--metadata metadata.json --static dist:dist {extra_options} --setting force_https_urls on --port $PORT"
     ) in dockerfile
     assert (context / "dist" / wheel.name).read_bytes() == wheel.read_bytes()
     assert (context / "news.db").read_bytes() == seed_db.read_bytes()
