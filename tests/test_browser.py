@@ -21,8 +21,8 @@ def listed_ids(page):
 def test_search_box_lists_the_seed_article(page, query):
     page.goto("/archive/articles")
     page.fill("input[name=_search]", query)
-    page.press("input[name=_search]", "Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.press("input[name=_search]", "Enter")
     assert listed_ids(page) == [39427]
     assert SEED_TITLE in page.locator("td.col-title a").inner_text()
     if query == "崔天凯":

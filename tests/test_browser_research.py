@@ -47,7 +47,9 @@ def test_trends_page_compares_three_terms_and_downloads_them(page):
     terms = page.locator("form.hkc-trends-form input[name=q]")
     for i, term in enumerate(["天氣", "台灣", "煙花"]):
         terms.nth(i).fill(term)
-    page.click("form.hkc-trends-form input[type=submit]")
+    # The form's submit navigates: wait for the new page before reading it.
+    with page.expect_navigation():
+        page.click("form.hkc-trends-form input[type=submit]")
     lines = page.locator("svg.trends:visible polyline.term")
     assert [lines.nth(i).get_attribute("data-term") for i in range(lines.count())] == ["天氣", "台灣", "煙花"]
     assert page.locator("svg.trends:visible g.legend").all_text_contents() == ["天氣", "台灣", "煙花"]
