@@ -2,12 +2,21 @@
 # make test:  install with the test dependencies (and Chromium, where apt-get
 #             can), then run the whole suite, browser tests included.
 # make test-next: the same suite on Datasette's newest 1.0 alpha and its
-#             plugin releases, in a virtual environment of its own (.venv-next).
+#             plugin releases, in a virtual environment of its own (.venv-next);
+#             NEXT=1 does that for any target (make serve NEXT=1).
 # make lint:  the formatter and linter (ruff), as CI runs them.
 # make archive: clone the whole public backup (or update the clone), build
 #             it with a progress bar, serve it.
 PYTHON ?= python3
+LOCK_DIR := requirements
+ifdef NEXT
+# The 1.0 line: the same package, with the alphas datasette-1.0.in asks for.
+VENV := .venv-next
+LOCK := $(LOCK_DIR)/datasette-1.0-test.txt
+else
 VENV := .venv
+LOCK := $(LOCK_DIR)/datasette-0.65-test.txt
+endif
 BIN := $(VENV)/bin
 PORT ?= 8001
 SEEDS_DIR ?= seeds
@@ -15,12 +24,6 @@ DB ?= news.db
 # Folders too, so that a deleted article also triggers a rebuild.
 SEED_FILES := $(shell find $(SEEDS_DIR) -name '*.md' -o -type d 2>/dev/null)
 
-LOCK_DIR := requirements
-LOCK := $(LOCK_DIR)/datasette-0.65-test.txt
-# The 1.0 line: the same package, with the alphas datasette-1.0.in asks for.
-NEXT_VENV := .venv-next
-NEXT_BIN := $(NEXT_VENV)/bin
-NEXT_LOCK := $(LOCK_DIR)/datasette-1.0-test.txt
 UV_COMPILE := UV_CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/uv pip compile --quiet --universal --python-version 3.10
 
 CHROMIUM ?= /usr/bin/chromium
@@ -38,19 +41,12 @@ install: $(BIN)/.installed
 # Exactly the versions in the lock (make lock writes it from pyproject.toml's
 # ranges), then this package without its dependencies: every machine that
 # runs make serve or make test has what the tests ran with.
-define install_locked
-	$(PYTHON) -m venv $(1)
-	$(1)/bin/pip install --quiet --upgrade pip
-	$(1)/bin/pip install --quiet -r $(2)
-	$(1)/bin/pip install --quiet --no-deps -e .
-	touch $@
-endef
-
 $(BIN)/.installed: pyproject.toml $(LOCK)
-	$(call install_locked,$(VENV),$(LOCK))
-
-$(NEXT_BIN)/.installed: pyproject.toml $(NEXT_LOCK)
-	$(call install_locked,$(NEXT_VENV),$(NEXT_LOCK))
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
 
 # The locks of both lines, for Python 3.10 and later on any platform: what a
 # deploy installs (the package's dependencies) and what make install and
@@ -58,9 +54,9 @@ $(NEXT_BIN)/.installed: pyproject.toml $(NEXT_LOCK)
 # pyproject.toml's ranges give pip by default; the 1.0 line adds the alphas.
 lock: $(BIN)/.installed
 	$(UV_COMPILE) pyproject.toml -o $(LOCK_DIR)/datasette-0.65.txt
-	$(UV_COMPILE) pyproject.toml --extra test -o $(LOCK)
+	$(UV_COMPILE) pyproject.toml --extra test -o $(LOCK_DIR)/datasette-0.65-test.txt
 	$(UV_COMPILE) pyproject.toml $(LOCK_DIR)/datasette-1.0.in -o $(LOCK_DIR)/datasette-1.0.txt
-	$(UV_COMPILE) pyproject.toml $(LOCK_DIR)/datasette-1.0.in --extra test -o $(NEXT_LOCK)
+	$(UV_COMPILE) pyproject.toml $(LOCK_DIR)/datasette-1.0.in --extra test -o $(LOCK_DIR)/datasette-1.0-test.txt
 
 $(DB): $(BIN)/.installed build_db.py $(wildcard hkcnews/*.py) $(SEED_FILES)
 	$(BIN)/python build_db.py --seeds $(SEEDS_DIR) --db $(DB)
@@ -106,8 +102,8 @@ browser:
 test: $(BIN)/.installed browser
 	$(BIN)/python -m pytest
 
-test-next: $(NEXT_BIN)/.installed browser
-	$(NEXT_BIN)/python -m pytest
+test-next:
+	$(MAKE) test NEXT=1
 
 # ruff, configured in pyproject.toml: `ruff format .` and `ruff check --fix .` mend most of it.
 lint: $(BIN)/.installed
@@ -123,4 +119,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --files $(or $(N),100000)
 
 clean:
-	rm -rf $(VENV) $(NEXT_VENV) news.db news.db.inspect.json news.db.metadata.yml news.db.datasette.yml .pytest_cache test-output full
+	rm -rf .venv .venv-next news.db news.db.inspect.json news.db.metadata.yml news.db.datasette.yml .pytest_cache test-output full
