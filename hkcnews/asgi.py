@@ -11,9 +11,8 @@ in the environment variable HKCNEWS_DB.
 import json
 import os
 
-from datasette.app import Datasette
-
 from . import config
+from .internals import served_datasette
 from .serve import DB_VARIABLE, SETTINGS, inspect_file
 
 
@@ -24,12 +23,7 @@ def archive_datasette(db):
     # as numbers (every value SETTINGS has). Written here rather than with
     # datasette.cli's Setting type, which is no plugin API.
     settings = {name: value == "on" if value in ("on", "off") else int(value) for name, value in SETTINGS.items()}
-    return Datasette(
-        immutables=[str(db)],
-        inspect_data=json.loads(inspect_file(db).read_text()),
-        settings=settings,
-        **config.datasette_kwargs(),
-    )
+    return served_datasette(db, json.loads(inspect_file(db).read_text()), settings, **config.datasette_kwargs())
 
 
 if DB_VARIABLE in os.environ:

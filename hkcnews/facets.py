@@ -21,6 +21,7 @@ from datasette.database import QueryInterrupted
 from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
+from .internals import STOCK_SEARCH_CLAUSE
 from .months import all_month_counts, request_month_counts
 from .ours import built_by_us
 
@@ -61,9 +62,18 @@ class NoSuggestions:
 class OwnCounts:
     """A facet class that counts one column of the archive's articles table
     itself (``column``, with ``own_counts(config)``), and leaves every other
-    column and table to the Datasette class it is mixed into."""
+    column and table to the Datasette class it is mixed into, whose
+    facet_results reads its configurations through get_configs
+    (tests/test_internals.py checks that it does)."""
 
     column = None
+    _others_only = False
+
+    def get_configs(self):
+        configs = super().get_configs()
+        if self._others_only:
+            return [c for c in configs if facet_column(c) != self.column]
+        return configs
 
     async def facet_results(self):
         configs = self.get_configs()
@@ -76,9 +86,8 @@ class OwnCounts:
                 results.append(await self.own_counts(config))
             except QueryInterrupted:
                 timed_out.append(self.column)
-        others = [c for c in configs if c not in ours]
-        if others:
-            self.get_configs = lambda: others
+        if len(ours) < len(configs):
+            self._others_only = True
             more_results, more_timed_out = await super().facet_results()
             results += more_results
             timed_out += more_timed_out
@@ -312,11 +321,6 @@ def tag_filter_clauses(request_args):
     return clauses, params
 
 
-# Datasette 0.65's clause for ?_search= on a table with an FTS index
-# (datasette/filters.py, search_filters).
-_STOCK_SEARCH = "rowid in (select rowid from {fts} where {fts} match escape_fts(:search))"
-
-
 async def search_in_date_order(datasette, database, table, filter_arguments):
     """Datasette's search clause for the articles table, with ``+rowid``.
 
@@ -330,7 +334,7 @@ async def search_in_date_order(datasette, database, table, filter_arguments):
     ended on (Datasette 0.65 sorts the first page by date alone).
     """
     fts = escape_sqlite(f"{table}_fts")
-    stock = _STOCK_SEARCH.format(fts=fts)
+    stock = STOCK_SEARCH_CLAUSE.format(fts=fts)
     if table != TAGGED_TABLE or stock not in filter_arguments.where_clauses:
         return filter_arguments
     if not await built_by_us(datasette, database):

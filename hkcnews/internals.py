@@ -2,11 +2,90 @@
 differently on the 0.65 line and the 1.0 alphas: in one place, each with
 the reason, and each checked by tests/test_internals.py so that a Datasette
 release that changes it fails loudly there instead of quietly elsewhere.
+
+Two more live where they must, and are tested there too: the plugin's
+escape_fts replaces Datasette's own SQL function (a ``trylast``
+prepare_connection hook in hkcnews/plugin), and the templates beside the
+plugin read Datasette's template context (``display_rows`` of the table
+page, whose cells name their column) and include Datasette's own templates
+(``default:_table.html``; ``_description_source_license.html`` carries the
+home page's archive section, as 0.65 has no hook for the home page).
 """
 
 import copy
 
+from datasette import hookimpl
+from datasette.utils import await_me_maybe
+
 from .config import DATASETTE_1
+
+# Datasette's clause for ?_search= on a table with an FTS index
+# (datasette/filters.py, search_filters; the same on 0.65 and 1.0), which
+# hkcnews/facets.py rewrites to be read in date order. Found by string, as
+# Datasette gives the filters as SQL text.
+STOCK_SEARCH_CLAUSE = "rowid in (select rowid from {fts} where {fts} match escape_fts(:search))"
+
+
+def served_datasette(db, inspect_data, settings, **configuration):
+    """The Datasette that ``datasette serve -i DB --inspect-file … --setting
+    …`` builds, for an ASGI server of our own (hkcnews/asgi.py): no
+    documented API builds the app the command line would, and these
+    constructor arguments (inspect_data, settings) are the ones its
+    serve command passes."""
+    # Imported here: datasette.app loads the plugins, this module among them.
+    from datasette.app import Datasette
+
+    return Datasette(immutables=[str(db)], inspect_data=inspect_data, settings=settings, **configuration)
+
+
+def row_route(request):
+    """(database route, table, primary key, format) of a request for a row
+    page (/news/articles/39427.json): the URL variables of Datasette's own
+    route, which its views read and no hook is given. Empty strings where
+    the route has none."""
+    url_vars = request.url_vars
+    return tuple(url_vars.get(name) or "" for name in ("database", "table", "pks", "format"))
+
+
+def replacing_facet_classes(replacements):
+    """A ``register_facet_classes`` hook wrapper that puts
+    ``replacements[cls]`` in the place of each of Datasette's own facet
+    classes it names. A wrapper (pluggy's force_result) because the hook
+    can only add classes: the stock ones would otherwise run beside their
+    replacements and count every facet twice."""
+
+    @hookimpl(hookwrapper=True, specname="register_facet_classes")
+    def wrapper():
+        outcome = yield
+        outcome.force_result([[replacements.get(cls, cls) for cls in classes] for classes in outcome.get_result()])
+
+    return wrapper
+
+
+def rewriting_search_filters(rewrite):
+    """A ``filters_from_request`` hook wrapper that passes every filter's
+    result, Datasette's own search filter among them, through
+    ``await rewrite(datasette, database, table, filter_arguments)``: the
+    hook lets a plugin add clauses, not change Datasette's."""
+
+    @hookimpl(hookwrapper=True, specname="filters_from_request")
+    def wrapper(request, database, table, datasette):
+        outcome = yield
+        if "_search" not in request.args or request.args.get("_searchmode") == "raw":
+            return
+
+        def rewritten(hook):
+            async def inner():
+                arguments = await await_me_maybe(hook)
+                if arguments is None:
+                    return None
+                return await rewrite(datasette, database, table, arguments)
+
+            return inner
+
+        outcome.force_result([rewritten(hook) for hook in outcome.get_result()])
+
+    return wrapper
 
 
 async def ensure_can_view_table(datasette, actor, database, table):

@@ -7,18 +7,19 @@ capture with one to its row in captures."""
 from datasette.utils.asgi import NotFound, Response
 
 from .facets import TAGGED_TABLE
+from .internals import row_route
 from .ours import built_by_us
 
 
 async def capture_redirect(datasette, request, exception):
     """The redirect for an article page that was not found because its
     number is a capture's, or None."""
-    url_vars = request.url_vars
-    if not isinstance(exception, NotFound) or url_vars.get("table") != TAGGED_TABLE:
+    route, table, pks, format = row_route(request)
+    if not isinstance(exception, NotFound) or table != TAGGED_TABLE:
         return None
     try:
-        number = int(url_vars.get("pks", ""))
-        db = datasette.get_database(route=url_vars["database"])
+        number = int(pks)
+        db = datasette.get_database(route=route)
     except (ValueError, KeyError):
         return None
     if not await built_by_us(datasette, db.name):
@@ -27,7 +28,7 @@ async def capture_redirect(datasette, request, exception):
     if row is None or row["article_id"] == number:
         return None
     table, key = (TAGGED_TABLE, row["article_id"]) if row["article_id"] is not None else ("captures", number)
-    url = datasette.urls.row(db.name, table, key, format=url_vars.get("format"))
+    url = datasette.urls.row(db.name, table, key, format=format or None)
     if request.query_string:
         url += f"?{request.query_string}"
     return Response.redirect(url)

@@ -11,7 +11,6 @@ import weakref
 
 from datasette import hookimpl
 from datasette.filters import FilterArguments
-from datasette.utils import await_me_maybe
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
@@ -21,7 +20,13 @@ from ..config import DATASETTE_1
 from ..coverage import MonthFacet, coverage_chart
 from ..downloads import CompleteCsv
 from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, tag_filter_clauses
-from ..internals import describe_like_the_archive, stored_queries
+from ..internals import (
+    describe_like_the_archive,
+    replacing_facet_classes,
+    rewriting_search_filters,
+    row_route,
+    stored_queries,
+)
 from ..months import ARTICLES_PER_MONTH_SQL
 from ..ours import built_by_this_bundle, built_by_us
 from ..pages import tag_url, thumbnail_html
@@ -137,8 +142,8 @@ def extra_template_vars(template, database, table, view_name, request, datasette
         if table != TAGGED_TABLE:
             return {}
         try:
-            article_id = int(request.url_vars["pks"])
-        except (KeyError, ValueError):
+            article_id = int(row_route(request)[2])
+        except ValueError:
             return {}
         return {"hkc_article": await article_page(datasette, database, article_id)}
 
@@ -192,33 +197,11 @@ def month_facet():
     return [MonthFacet]
 
 
-@hookimpl(hookwrapper=True)
-def register_facet_classes():
-    # Swap Datasette's facets for subclasses that suggest nothing on an
-    # archive's tables and answer the tags column from the tag tables; a
-    # wrapper, so the stock classes are not left running beside them.
-    outcome = yield
-    outcome.force_result([[ARCHIVE_FACETS.get(cls, cls) for cls in classes] for classes in outcome.get_result()])
-
-
-@hookimpl(hookwrapper=True, specname="filters_from_request")
-def search_filters_in_date_order(request, database, table, datasette):
-    # Wraps every filter, Datasette's own search filter among them, so that
-    # the search clause can be rewritten after Datasette has written it.
-    outcome = yield
-    if "_search" not in request.args or request.args.get("_searchmode") == "raw":
-        return
-
-    def rewritten(hook):
-        async def inner():
-            arguments = await await_me_maybe(hook)
-            if arguments is None:
-                return None
-            return await search_in_date_order(datasette, database, table, arguments)
-
-        return inner
-
-    outcome.force_result([rewritten(hook) for hook in outcome.get_result()])
+# Datasette's facet classes swapped for subclasses that suggest nothing on
+# an archive's tables and answer the tags and year columns themselves, and
+# its search clause read in date order (both hkcnews/facets.py).
+archive_facet_classes = replacing_facet_classes(ARCHIVE_FACETS)
+search_filters_in_date_order = rewriting_search_filters(search_in_date_order)
 
 
 @hookimpl

@@ -1,0 +1,127 @@
+"""What the plugin relies on in Datasette beyond its documented plugin hooks
+(hkcnews/internals.py), one test each, on whichever Datasette line is
+installed: when a release changes one of them, its test here names it.
+(The redirect of a capture's number, which reads the route too, is
+tests/test_captures.py's test_a_repeats_number_redirects_to_its_article.)"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from datasette.app import Datasette
+from datasette.facets import ArrayFacet, ColumnFacet
+from datasette.plugins import pm
+from datasette.utils.asgi import Forbidden, Request
+
+from hkcnews import config, internals
+from hkcnews.asgi import archive_datasette
+from hkcnews.browse import ARTICLE_LIST_COLUMNS
+from hkcnews.facets import ARCHIVE_FACETS, TagsFacet, YearsFromMonths
+from hkcnews.months import ARTICLES_PER_MONTH_SQL
+from hkcnews.serve import SETTINGS, ensure_inspected
+from hkcnews.terms import fts_query
+
+from .helpers import METADATA, datasette_for, html_of, table_json
+
+
+@pytest.fixture
+def archive(archive_db):
+    return datasette_for(archive_db)
+
+
+async def test_datasettes_search_clause_is_the_one_the_plugin_rewrites(tmp_path):
+    db = sqlite_utils.Database(tmp_path / "plain.db")
+    db["notes"].insert({"id": 1, "text": "hello"}, pk="id")
+    db["notes"].enable_fts(["text"])
+    data = await table_json(datasette_for(tmp_path / "plain.db"), "/plain/notes.json", _search="hello")
+    assert internals.STOCK_SEARCH_CLAUSE.format(fts="notes_fts") in data["query"]["sql"]
+
+
+async def test_archive_search_clause_is_rewritten(ds):
+    data = await table_json(ds, "/news/articles.json", _search="港")
+    assert "+" + internals.STOCK_SEARCH_CLAUSE.format(fts="articles_fts") in data["query"]["sql"]
+
+
+def test_archive_facet_classes_replace_datasettes():
+    registered = [cls for classes in pm.hook.register_facet_classes() for cls in classes]
+    assert TagsFacet in registered and YearsFromMonths in registered
+    assert not set(ARCHIVE_FACETS) & set(registered)
+
+
+@pytest.mark.parametrize("stock", [ColumnFacet, ArrayFacet])
+async def test_datasettes_facets_read_their_configurations_through_get_configs(ds, stock):
+    # OwnCounts narrows a stock facet's configurations by overriding get_configs.
+    class Nothing(stock):
+        def get_configs(self):
+            return []
+
+    request = Request.fake(
+        "/news/articles?_facet=category" if stock is ColumnFacet else "/news/articles?_facet_array=tags"
+    )
+    facet = Nothing(ds, request, "news", sql="select * from articles", table="articles")
+    assert await facet.facet_results() == ([], [])
+
+
+async def test_escape_fts_of_an_archive_is_the_plugins(ds):
+    result = await ds.execute("news", "select escape_fts(:q)", {"q": "天气 預報"})
+    assert result.single_value() == fts_query("天气 預報")
+
+
+async def test_article_page_reads_its_number_from_the_route(ds):
+    assert '<article class="hkc-article">' in await html_of(ds, "/news/articles/39427")
+
+
+async def test_table_template_cells_name_their_column(ds):
+    # _table.html keeps the cells of display_rows whose "column" is listed.
+    page = await html_of(ds, "/news/articles", _search="台灣")
+    shown = re.findall(r'<td class="col-([a-z_]+)', page)
+    assert shown == list(ARTICLE_LIST_COLUMNS) * (len(shown) // len(ARTICLE_LIST_COLUMNS))
+    assert len(shown) == 3 * len(ARTICLE_LIST_COLUMNS)
+
+
+async def test_home_page_partial_shows_each_archive(ds):
+    page = await html_of(ds, "/")
+    assert '<section class="hkc-archive">' in page and "Ready-made queries" in page
+
+
+async def test_stored_queries_are_listed_in_the_order_configured(ds):
+    await ds.invoke_startup()
+    queries = await internals.stored_queries(ds, "news", None)
+    assert [name for name, _, _ in queries] == list(METADATA["databases"]["news"]["queries"])
+    assert queries[0][1] == METADATA["databases"]["news"]["queries"]["search"]["title"]
+
+
+async def test_canned_query_sql_is_found_by_name(ds):
+    await ds.invoke_startup()
+    assert await internals.canned_query_sql(ds, "news", "articles_per_month") == ARTICLES_PER_MONTH_SQL
+    assert await internals.canned_query_sql(ds, "news", "no_such_query") is None
+
+
+async def test_any_name_is_described_as_the_archive(archive):
+    await archive.invoke_startup()
+    page = await html_of(archive, "/archive/articles")
+    assert METADATA["databases"]["news"]["tables"]["articles"]["columns"]["capture_count"] in page
+    assert (await archive.client.get("/archive/tag_counts.json")).status_code == 200
+
+
+async def test_a_private_table_is_refused(corpus_db):
+    private = {**METADATA, "databases": {"news": {**METADATA["databases"]["news"], "allow": {"id": "editor"}}}}
+    ds = Datasette([str(corpus_db)], **config.datasette_kwargs(private))
+    await ds.invoke_startup()
+    with pytest.raises(Forbidden):
+        await internals.ensure_can_view_table(ds, None, "news", "articles")
+    await internals.ensure_can_view_table(ds, {"id": "editor"}, "news", "articles")
+
+
+async def test_served_datasette_has_the_settings_and_the_row_counts(corpus_db):
+    ensure_inspected(corpus_db, str(Path(sys.executable).with_name("datasette")))
+    ds = archive_datasette(corpus_db)
+    settings = (await ds.client.get("/-/settings.json")).json()
+    assert settings["sql_time_limit_ms"] == int(SETTINGS["sql_time_limit_ms"])
+    assert settings["allow_csv_stream"] is True and settings["suggest_facets"] is False
+    counts = json.loads(corpus_db.with_name("news.db.inspect.json").read_text())
+    assert ds.inspect_data == counts
+    assert ds.databases["news"].is_mutable is False
