@@ -83,10 +83,12 @@ def with_query_sql(metadata):
 def datasette_kwargs(metadata=None):
     """``Datasette(...)`` keyword arguments for metadata.yml (or metadata
     written as it is) on the installed Datasette: ``metadata``, and on 1.0
-    ``config``."""
+    ``config``; new dicts on every call."""
     metadata = load() if metadata is None else metadata
     if not DATASETTE_1:
-        return {"metadata": metadata}
+        # A copy: Datasette 0.65 adds to the metadata it is given (the
+        # canned queries of hooks, each query's name).
+        return {"metadata": copy.deepcopy(metadata)}
     metadata, config = split(with_query_sql(metadata))
     return {"metadata": metadata, "config": config}
 

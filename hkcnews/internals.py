@@ -7,7 +7,8 @@ Two more live where they must, and are tested there too: the plugin's
 escape_fts replaces Datasette's own SQL function (a ``trylast``
 prepare_connection hook in hkcnews/plugin), and the templates beside the
 plugin read Datasette's template context (``display_rows`` of the table
-page, whose cells name their column) and include Datasette's own templates
+page, whose cells name their column; ``database_color``, a function on
+0.65 and a string on 1.0) and include Datasette's own templates
 (``default:_table.html``; ``_description_source_license.html`` carries the
 home page's archive section, as 0.65 has no hook for the home page).
 """
@@ -148,15 +149,17 @@ async def describe_like_the_archive(datasette, names):
         # 0.65: the whole metadata is datasette.metadata(); the plugin
         # answers get_metadata (a hook 1.0 removed) with these databases.
         described, archive = described_archive(datasette.metadata() or {})
+        if described is None:
+            return None
         return {"databases": {name: archive for name in names if name != described}}
     # 1.0: table options and queries are configuration, which Datasette
     # reads once, from datasette.config; no API adds to it, so the
     # archive's part is copied there, and its queries added with the stored
     # queries API as Datasette adds configured ones.
-    databases = (datasette.config or {}).setdefault("databases", {})
-    described, archive = described_archive(datasette.config)
+    described, archive = described_archive(datasette.config or {})
     if described is None:
         return None
+    databases = datasette.config["databases"]
     for name in names:
         if name == described or name in databases:
             continue

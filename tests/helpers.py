@@ -13,8 +13,14 @@ from hkcnews import config
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 METADATA = config.load()
-# metadata.yml as the installed Datasette reads it: Datasette(..., **CONFIGURED).
-CONFIGURED = config.datasette_kwargs(METADATA)
+
+
+def configured():
+    """metadata.yml as the installed Datasette reads it, for one Datasette:
+    Datasette(..., **configured())."""
+    return config.datasette_kwargs(METADATA)
+
+
 # `make fuzz` runs the property tests with fresh seeds and ten times the
 # examples (tests/conftest.py); CI runs the same examples every time.
 FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
@@ -183,7 +189,7 @@ async def html_of(ds, path, **params):
 
 def datasette_for(db):
     """The real Datasette app over a built database, as `datasette serve db -m metadata.yml`."""
-    return Datasette([str(db)], **CONFIGURED)
+    return Datasette([str(db)], **configured())
 
 
 # An article whose every field tries to run a script in a reader's browser.

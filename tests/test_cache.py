@@ -6,7 +6,7 @@ from datasette.app import Datasette
 
 import hkcnews.cache
 
-from .helpers import CONFIGURED, datasette_for
+from .helpers import configured, datasette_for
 
 HIT = "x-hkcnews-cache"
 
@@ -14,7 +14,7 @@ HIT = "x-hkcnews-cache"
 @pytest.fixture
 def served(corpus_db):
     """The archive as hkcnews.serve serves it: immutable."""
-    return Datasette(immutables=[str(corpus_db)], **CONFIGURED)
+    return Datasette(immutables=[str(corpus_db)], **configured())
 
 
 @pytest.mark.parametrize(

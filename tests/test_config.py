@@ -10,7 +10,7 @@ from datasette.app import Datasette
 from hkcnews import config
 from hkcnews.months import ARTICLES_PER_MONTH_SQL
 
-from .helpers import METADATA, get_json, html_of
+from .helpers import get_json, html_of
 
 EXAMPLE = {
     "title": "Archive",
@@ -62,9 +62,10 @@ def test_split_moves_table_options_and_queries_to_the_configuration():
 
 
 def test_articles_per_month_gets_its_sql_from_months():
-    filled = config.with_query_sql(METADATA)
+    metadata = config.load()
+    filled = config.with_query_sql(metadata)
     assert filled["databases"]["news"]["queries"]["articles_per_month"]["sql"] == ARTICLES_PER_MONTH_SQL
-    assert "sql" not in METADATA["databases"]["news"]["queries"]["articles_per_month"]
+    assert "sql" not in metadata["databases"]["news"]["queries"]["articles_per_month"]
 
 
 def test_command_writes_what_the_installed_datasette_reads(tmp_path):

@@ -16,7 +16,7 @@ from build_db import build
 from hkcnews.downloads import IncompleteDownload
 from hkcnews.serve import SETTINGS
 
-from .helpers import CONFIGURED, SQL_CSV, article_md, seeds_with
+from .helpers import SQL_CSV, article_md, configured, seeds_with
 from .server import Server
 
 LONG = 40
@@ -46,13 +46,13 @@ def article_ids(text):
     ],
 )
 async def test_a_csv_over_the_size_limit_breaks_off(long_db, path, params):
-    ds = Datasette([str(long_db)], **CONFIGURED, settings={"max_csv_mb": 1})
+    ds = Datasette([str(long_db)], **configured(), settings={"max_csv_mb": 1})
     with pytest.raises(IncompleteDownload, match="CSV contains more than 1048576 bytes"):
         await ds.client.get(path, params=params)
 
 
 async def test_a_csv_within_the_limit_holds_every_row(long_db):
-    ds = Datasette([str(long_db)], **CONFIGURED, settings={"max_csv_mb": 100})
+    ds = Datasette([str(long_db)], **configured(), settings={"max_csv_mb": 100})
     response = await ds.client.get("/news/articles.csv", params={"_stream": "on", "_size": "max"})
     assert response.status_code == 200
     assert article_ids(response.text) == list(range(90000, 90000 + LONG))
@@ -98,14 +98,14 @@ async def test_other_databases_keep_datasettes_own_csv(tmp_path):
     ],
 )
 async def test_complete_csv_of_a_query_or_a_table_holds_every_row(long_db, path, params):
-    ds = Datasette([str(long_db)], **CONFIGURED, settings={"max_csv_mb": 100})
+    ds = Datasette([str(long_db)], **configured(), settings={"max_csv_mb": 100})
     response = await ds.client.get(path, params=params)
     assert response.status_code == 200
     assert article_ids(response.text) == list(range(90000, 90000 + LONG))
 
 
 async def test_an_error_page_for_a_csv_url_is_left_alone(long_db):
-    ds = Datasette([str(long_db)], **CONFIGURED)
+    ds = Datasette([str(long_db)], **configured())
     response = await ds.client.get("/news/no_such_table.csv")
     assert response.status_code == 404
 
@@ -120,14 +120,14 @@ def test_sqlite_file_unchanged(long_db):
 )
 async def test_a_tables_csv_link_downloads_every_row_not_its_first_page(long_db, params):
     # Pages of 7 rows; Datasette's own CSV of this URL would hold the first 7.
-    ds = Datasette([str(long_db)], **CONFIGURED, settings={"max_returned_rows": 7, "max_csv_mb": 100})
+    ds = Datasette([str(long_db)], **configured(), settings={"max_returned_rows": 7, "max_csv_mb": 100})
     response = await ds.client.get("/news/articles.csv", params=params)
     assert response.status_code == 200
     assert article_ids(response.text) == list(range(90000, 90000 + LONG))
 
 
 async def test_a_csv_that_names_its_page_keeps_it(long_db):
-    ds = Datasette([str(long_db)], **CONFIGURED, settings={"max_returned_rows": 7})
+    ds = Datasette([str(long_db)], **configured(), settings={"max_returned_rows": 7})
     first = await ds.client.get("/news/articles.csv", params={"_size": "5", "_sort": "id"})
     assert [int(r["id"]) for r in csv.DictReader(io.StringIO(first.text))] == [39427, 90000, 90001, 90002, 90003]
     page = await ds.client.get("/news/articles.json", params={"_size": "5", "_sort": "id"})
@@ -146,7 +146,7 @@ async def test_a_csv_that_names_its_page_keeps_it(long_db):
     ],
 )
 async def test_a_query_csv_cut_at_max_returned_rows_is_refused(long_db, path, params):
-    ds = Datasette([str(long_db)], **CONFIGURED, settings={"max_returned_rows": 7})
+    ds = Datasette([str(long_db)], **configured(), settings={"max_returned_rows": 7})
     response = await ds.client.get(path, params=params)
     assert response.status_code == 400
     assert response.text == (
@@ -164,7 +164,7 @@ async def test_a_query_csv_cut_at_max_returned_rows_is_refused(long_db, path, pa
     ],
 )
 async def test_a_query_csv_of_all_its_rows_is_sent(long_db, params, ids):
-    ds = Datasette([str(long_db)], **CONFIGURED, settings={"max_returned_rows": 7})
+    ds = Datasette([str(long_db)], **configured(), settings={"max_returned_rows": 7})
     response = await ds.client.get(SQL_CSV, params=params)
     assert response.status_code == 200
     assert article_ids(response.text) == ids

@@ -13,7 +13,7 @@ from hkcnews.browse import ARTICLE_LIST_COLUMNS
 from hkcnews.charts import month_chart_svg
 from hkcnews.pages import absolute_url, article_html
 
-from .helpers import CONFIGURED, datasette_for, html_of, table_json
+from .helpers import configured, datasette_for, html_of, table_json
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ async def test_home_page_says_what_the_archive_holds(archive):
 
 
 async def test_home_page_links_to_the_database_file_with_its_size(archive_db):
-    served = Datasette(immutables=[str(archive_db)], **CONFIGURED)  # as hkcnews.serve serves it
+    served = Datasette(immutables=[str(archive_db)], **configured())  # as hkcnews.serve serves it
     html = await html_of(served, "/")
     mb = archive_db.stat().st_size / 1e6
     assert f'<a class="hkc-download" href="/archive.db">Download the database</a>\n    (SQLite, {mb:,.1f} MB).' in html
@@ -235,7 +235,7 @@ async def test_other_databases_keep_datasette_pages(tmp_path, archive_db):
     with sqlite3.connect(other) as conn:
         conn.execute("create table articles (id integer primary key, title text, tags text, body text)")
         conn.execute("""insert into articles values (1, 'plain', '["a"]', '# Not rendered <b>here</b>')""")
-    ds = Datasette([str(archive_db), str(other)], **CONFIGURED)
+    ds = Datasette([str(archive_db), str(other)], **configured())
     html = await html_of(ds, "/other/articles/1")
     assert "hkc-article" not in html and "# Not rendered &lt;b&gt;here&lt;/b&gt;" in html
     table = await html_of(ds, "/other/articles")

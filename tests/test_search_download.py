@@ -10,13 +10,13 @@ import sys
 import pytest
 from datasette.app import Datasette
 
-from .helpers import CONFIGURED, ROOT
+from .helpers import ROOT, configured
 
 
 @pytest.fixture(scope="module")
 def downloaded(corpus_db, tmp_path_factory):
     """news.db as the served archive's download link gives it."""
-    ds = Datasette(immutables=[str(corpus_db)], **CONFIGURED)
+    ds = Datasette(immutables=[str(corpus_db)], **configured())
     response = asyncio.run(ds.client.get("/news.db"))
     assert response.status_code == 200
     path = tmp_path_factory.mktemp("download") / "hkcnews.db"
