@@ -15,10 +15,8 @@ its CSV, 7 times each. Prints medians in ms and the median difference.
 """
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -27,7 +25,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from run import BIN, COMPUTE, NAMED_SEARCHES, cpu_model, free_port, serving, timings  # noqa: E402
+from run import BIN, NAMED_SEARCHES, cpu_model, free_port, paired_ms, serving, timings  # noqa: E402
 
 from hkcnews import config  # noqa: E402
 from hkcnews.serve import datasette_args, ensure_inspected  # noqa: E402
@@ -62,23 +60,6 @@ def median_ms(client, url):
     timed = timings(client, [url] * REPEATS)
     assert timed["status"] == {200}, (url, timed["status"])
     return timed["median"]
-
-
-def paired_ms(first, second, url, pairs=21):
-    """Medians of the same page from two servers, asked in turn (so that
-    both see the same moments of a noisy machine), and the median of the
-    pairs' differences."""
-    first.get(url, cookies=COMPUTE)
-    second.get(url, cookies=COMPUTE)
-    times = {"first": [], "second": []}
-    for _ in range(pairs):
-        for key, client in (("first", first), ("second", second)):
-            start = time.perf_counter()
-            response = client.get(url, cookies=COMPUTE)
-            times[key].append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-    differences = [a - b for a, b in zip(times["first"], times["second"], strict=True)]
-    return statistics.median(times["first"]), statistics.median(times["second"]), statistics.median(differences)
 
 
 def main():

@@ -206,6 +206,23 @@ def exactness(docs, bundle_db, stock_db, queries):
 
 # Words of the issue's measurements on the backup that the generated files
 # also have, and one in nearly every file.
+def paired_ms(first, second, url, pairs=21):
+    """Medians of the same page from two servers, asked in turn (so that
+    both see the same moments of a noisy machine), and the median of the
+    pairs' differences."""
+    first.get(url, cookies=COMPUTE)
+    second.get(url, cookies=COMPUTE)
+    times = {"first": [], "second": []}
+    for _ in range(pairs):
+        for key, client in (("first", first), ("second", second)):
+            start = time.perf_counter()
+            response = client.get(url, cookies=COMPUTE)
+            times[key].append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+    differences = [a - b for a, b in zip(times["first"], times["second"], strict=True)]
+    return statistics.median(times["first"]), statistics.median(times["second"]), statistics.median(differences)
+
+
 NAMED_SEARCHES = ["香港", "港", "林鄭月娥", "的"]
 ENGLISH = ["Reuters", "Biden", "Blinken", "Sullivan", "Johnson", "HSBC", "BioNTech", "Sinovac", "WHO", "Daily"]
 
