@@ -2,6 +2,7 @@
 coverage chart of a search or filter, the trends page and the canned query
 articles_per_month."""
 
+import asyncio
 import weakref
 
 # Months of every article, counted once per immutable database.
@@ -42,8 +43,10 @@ async def request_month_counts(request, db, rows_sql, params, time_limit_ms=None
     counted = _REQUEST_MONTHS.setdefault(request, {})
     key = (rows_sql, repr(params))
     if key not in counted:
-        counted[key] = await month_counts(db, rows_sql, params, time_limit_ms)
-    return counted[key]
+        # A task, so that a facet asking while the other's count is still
+        # running waits for it instead of counting again.
+        counted[key] = asyncio.ensure_future(month_counts(db, rows_sql, params, time_limit_ms))
+    return await counted[key]
 
 
 async def all_month_counts(db):

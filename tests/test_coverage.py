@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from datasette.app import Datasette
 
-from .helpers import get_json, html_of, table_json
+from .helpers import configured, get_json, html_of, table_json
 
 BAR = re.compile(
     r'<a href="([^"]+)"><rect class="month" data-month="([\d-]+)" data-count="(\d+)"( data-share="([\d.]+)")?'
@@ -95,3 +95,11 @@ async def test_canned_articles_per_month_counts_what_the_home_chart_draws(ds):
     html = await html_of(ds, "/")
     chart = re.findall(r'data-month="([\d-]+)" data-count="(\d+)"', html)
     assert [(r["month"], str(r["articles"])) for r in rows] == chart
+
+
+async def test_months_of_a_search_are_counted_once_for_the_chart_and_the_year_facet(corpus_db):
+    ds = Datasette([str(corpus_db)], settings={"trace_debug": True}, **configured())
+    data = await table_json(ds, "/news/articles.json", _search="台灣", _trace="1")
+    assert {"date", "year"} <= set(data["facet_results"])
+    counted = [t["sql"] for t in data["_trace"]["traces"] if "substr(date, 1, 7)" in t["sql"] and "_fts" in t["sql"]]
+    assert len(counted) == 1
