@@ -78,11 +78,27 @@ class OwnCounts:
     # The configurations an instance counts, when not all of them.
     _only = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _REQUEST_FACETS.setdefault(self.request, []).append(self)
+
     def get_configs(self):
         configs = super().get_configs()
         return configs if self._only is None else [c for c in configs if c in self._only]
 
     async def facet_results(self):
+        # The first of a page's facets starts them all, so that they run
+        # side by side however Datasette awaits them (1.0 awaits one after
+        # the other); each then waits for its own.
+        started = _STARTED.setdefault(self.request, {})
+        if not started:
+            for facet in _REQUEST_FACETS.get(self.request, []):
+                started[facet] = asyncio.ensure_future(facet._results())
+        if self not in started:
+            started[self] = asyncio.ensure_future(self._results())
+        return await started[self]
+
+    async def _results(self):
         configs = self.get_configs()
         if self.table != TAGGED_TABLE or not configs or not await built_by_us(self.ds, self.database):
             return await super().facet_results()
@@ -104,6 +120,11 @@ class OwnCounts:
 
     async def _stock(self):
         return await super().facet_results()
+
+
+# The archive's facets of each request, and their computations once started.
+_REQUEST_FACETS = weakref.WeakKeyDictionary()
+_STARTED = weakref.WeakKeyDictionary()
 
 
 def facet_column(config):
