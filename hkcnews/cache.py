@@ -23,13 +23,26 @@ from .ours import archive_in_path
 MAX_BYTES = 128 * 1024**2
 MAX_PAGE_BYTES = 4 * 1024**2
 CACHE_HEADER = (b"x-hkcnews-cache", b"hit")
+# What the cache puts in a request's ASGI scope: a dict shared by the
+# copies of the scope that Datasette's router makes, so that code computing
+# the page can say it is not whole (a facet timed out, as it may while the
+# server is busy): such a page is served, not kept.
+PAGE = "hkcnews.page"
+
+
+def do_not_keep(request):
+    """Marks the page of a Datasette request as one the cache must not keep."""
+    page = request.scope.get(PAGE)
+    if page is not None:
+        page["keep"] = False
 
 
 class PageCache:
     """ASGI middleware: GET responses with status 200 under /<database>/
     of an immutable database built by build_db.py, least recently used
     first out. Requests with cookies or credentials, and responses that
-    set a cookie, pass through: their pages may differ by reader."""
+    set a cookie, pass through: their pages may differ by reader. So does
+    a page marked with do_not_keep."""
 
     def __init__(self, app, datasette):
         self.app = app
@@ -51,6 +64,8 @@ class PageCache:
             await send({"type": "http.response.body", "body": body})
             return
         start, chunks, size = None, [], 0
+        computed = {"keep": True}
+        scope = {**scope, PAGE: computed}
 
         async def keep(message):
             nonlocal start, size
@@ -60,7 +75,7 @@ class PageCache:
                 size += len(message.get("body", b""))
                 if size <= MAX_PAGE_BYTES:  # a longer one passes through
                     chunks.append(message.get("body", b""))
-                    if not message.get("more_body"):
+                    if not message.get("more_body") and computed["keep"]:
                         self.store.keep(key, start, b"".join(chunks))
             await send(message)
 

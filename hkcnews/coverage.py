@@ -12,6 +12,7 @@ from datasette.database import QueryInterrupted
 from datasette.facets import Facet
 from datasette.utils import path_with_removed_args
 
+from .cache import do_not_keep
 from .charts import either_chart, month_chart_svg
 from .facets import TAGGED_TABLE, facet_column, narrowed, page_months
 from .months import all_month_counts, shares
@@ -43,6 +44,7 @@ class MonthFacet(Facet):
         try:
             counts = await page_months(self)
         except QueryInterrupted:
+            do_not_keep(self.request)
             return [], [DATE_COLUMN]
         totals = await all_month_counts(self.ds.get_database(self.database))
         month_shares = shares(counts, totals)

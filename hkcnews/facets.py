@@ -23,6 +23,7 @@ from datasette.database import QueryInterrupted
 from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
+from .cache import do_not_keep
 from .internals import STOCK_SEARCH_CLAUSE
 from .months import all_month_counts, request_month_counts
 from .ours import built_by_us
@@ -101,11 +102,16 @@ class OwnCounts:
     async def _results(self):
         configs = self.get_configs()
         if self.table != TAGGED_TABLE or not configs or not await built_by_us(self.ds, self.database):
-            return await super().facet_results()
-        parts = await asyncio.gather(
-            *(self._own(c) if facet_column(c) == self.column else self._alone(c)._stock() for c in configs)
-        )
-        return [r for results, _ in parts for r in results], [t for _, timed_out in parts for t in timed_out]
+            results, timed_out = await super().facet_results()
+        else:
+            parts = await asyncio.gather(
+                *(self._own(c) if facet_column(c) == self.column else self._alone(c)._stock() for c in configs)
+            )
+            results = [r for part, _ in parts for r in part]
+            timed_out = [t for _, part in parts for t in part]
+        if timed_out:
+            do_not_keep(self.request)
+        return results, timed_out
 
     async def _own(self, config):
         try:

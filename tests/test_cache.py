@@ -81,3 +81,34 @@ async def test_the_least_recently_used_page_goes_first(served, monkeypatch):
     for page in pages:
         await served.client.get(page)
     assert [HIT in (await served.client.get(p)).headers for p in reversed(pages)] == [True, True, False]
+
+
+# A page of the archive whose code says it is not whole, as the archive's
+# facets do when one of them timed out: the contract of do_not_keep.
+NOT_WHOLE_PLUGIN = """
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+from hkcnews.cache import do_not_keep
+
+
+async def page(request):
+    if request.args.get("whole") != "1":
+        do_not_keep(request)
+    return Response.text("a page")
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/news/-/test-page$", page)]
+"""
+
+
+@pytest.mark.parametrize("whole, kept", [("1", True), ("0", False)])
+async def test_a_page_marked_not_whole_is_served_but_not_kept(corpus_db, tmp_path, whole, kept):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "not_whole.py").write_text(NOT_WHOLE_PLUGIN)
+    ds = Datasette(immutables=[str(corpus_db)], plugins_dir=str(tmp_path / "plugins"), **configured())
+    first = await ds.client.get("/news/-/test-page", params={"whole": whole})
+    again = await ds.client.get("/news/-/test-page", params={"whole": whole})
+    assert (first.status_code, first.text, again.text) == (200, "a page", "a page")
+    assert (HIT in again.headers) is kept
