@@ -52,8 +52,11 @@ FACETED_WORD = "國安法"
 TIMEOUT = 10.0
 
 
-def request_mix(ids, tags):
-    """(label, weight, path maker) for each kind of request a reader makes."""
+def request_mix(ids, tags, csv_size="max"):
+    """(label, weight, path maker) for each kind of request a reader makes.
+    The CSV is what a search page's CSV link gives (every matching article,
+    since hkcnews/downloads.py), or with ``csv_size`` a number, that many
+    of the first rows, as the link gave before."""
     word = lambda rng: quote(rng.choice(SEARCH_WORDS))  # noqa: E731
     return [
         ("articles table", 3, lambda rng: "/news/articles"),
@@ -69,7 +72,7 @@ def request_mix(ids, tags):
         ("canned search", 2, lambda rng: f"/news/search?q={word(rng)}"),
         ("figures", 1, lambda rng: rng.choice(["/news/figures", f"/news/figures?_search={quote('美聯社')}"])),
         ("/-/search", 1, lambda rng: f"/-/search?q={word(rng)}"),
-        ("CSV of a search", 1, lambda rng: f"/news/articles.csv?_search={word(rng)}&_size=max"),
+        ("CSV of a search", 1, lambda rng: f"/news/articles.csv?_search={word(rng)}&_size={csv_size}"),
     ]
 
 
@@ -154,6 +157,9 @@ def main():
     parser.add_argument("--level-seconds", type=int, default=15)
     parser.add_argument("--max-readers", type=int, default=256, help="the saturation run doubles readers up to this")
     parser.add_argument("--seeds", type=Path, help="a folder of articles instead (real ones, or files made before)")
+    parser.add_argument(
+        "--csv-size", default="max", help="rows of the CSV of a search: max (the CSV link: every match) or a number"
+    )
     args = parser.parse_args()
 
     seeds = args.seeds or make_corpus(args.files, args.workdir / f"corpus-{args.files}")
@@ -166,7 +172,7 @@ def main():
     ids = [i for (i,) in conn.execute("select id from articles")]
     tags = [t for (t,) in conn.execute("select name from tags order by article_count desc limit 200")]
     files = conn.execute("select count(*) from captures").fetchone()[0]
-    mix = request_mix(ids, tags)
+    mix = request_mix(ids, tags, args.csv_size)
     port = free_port()
     server = serve(db, port)
     url = f"http://127.0.0.1:{port}"
