@@ -88,6 +88,9 @@ class OwnCounts:
         return configs if self._only is None else [c for c in configs if c in self._only]
 
     async def facet_results(self):
+        if not await built_by_us(self.ds, self.database):
+            # Other databases: Datasette's facets, run as Datasette runs them.
+            return await super().facet_results()
         # The first of a page's facets starts them all, so that they run
         # side by side however Datasette awaits them (1.0 awaits one after
         # the other); each then waits for its own.
@@ -101,7 +104,7 @@ class OwnCounts:
 
     async def _results(self):
         configs = self.get_configs()
-        if self.table != TAGGED_TABLE or not configs or not await built_by_us(self.ds, self.database):
+        if self.table != TAGGED_TABLE or not configs:
             results, timed_out = await super().facet_results()
         else:
             parts = await asyncio.gather(
