@@ -1,7 +1,7 @@
 """The same archive on each Datasette line, page by page: what moving from
 0.65 to the 1.0 alphas costs or saves.
 
-    make install install NEXT=1        # .venv (0.65) and .venv-next (1.0)
+    make install && make install NEXT=1     # .venv (0.65) and .venv-next (1.0)
     .venv/bin/python bench/lines.py /tmp/hkcnews-bench/bundle/news.db
 
 Serves the file twice with `python -m hkcnews.serve --workers 1` (one
