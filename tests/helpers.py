@@ -187,6 +187,13 @@ async def html_of(ds, path, **params):
     return response.text
 
 
+def private_archive(db):
+    """The archive with its database open only to the actor {"id": "editor"}."""
+    news = METADATA["databases"]["news"]
+    private = {**METADATA, "databases": {"news": {**news, "allow": {"id": "editor"}}}}
+    return Datasette([str(db)], **config.datasette_kwargs(private))
+
+
 def datasette_for(db):
     """The real Datasette app over a built database, as `datasette serve db -m metadata.yml`."""
     return Datasette([str(db)], **configured())

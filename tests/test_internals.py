@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from datasette.app import Datasette
 from datasette.facets import ArrayFacet, ColumnFacet
 from datasette.plugins import pm
 from datasette.utils.asgi import Forbidden, Request
 
-from hkcnews import config, internals
+from hkcnews import internals
 from hkcnews.asgi import archive_datasette
 from hkcnews.browse import ARTICLE_LIST_COLUMNS
 from hkcnews.facets import ARCHIVE_FACETS, TagsFacet, YearsFromMonths
@@ -24,7 +23,7 @@ from hkcnews.months import ARTICLES_PER_MONTH_SQL
 from hkcnews.serve import SETTINGS, ensure_inspected
 from hkcnews.terms import fts_query
 
-from .helpers import METADATA, datasette_for, html_of, table_json
+from .helpers import METADATA, datasette_for, html_of, private_archive, table_json
 
 
 @pytest.fixture
@@ -108,8 +107,7 @@ async def test_any_name_is_described_as_the_archive(archive):
 
 
 async def test_a_private_table_is_refused(corpus_db):
-    private = {**METADATA, "databases": {"news": {**METADATA["databases"]["news"], "allow": {"id": "editor"}}}}
-    ds = Datasette([str(corpus_db)], **config.datasette_kwargs(private))
+    ds = private_archive(corpus_db)
     await ds.invoke_startup()
     with pytest.raises(Forbidden):
         await internals.ensure_can_view_table(ds, None, "news", "articles")

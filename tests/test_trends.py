@@ -6,9 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from datasette.app import Datasette
 
-from hkcnews import config
-
-from .helpers import METADATA, get_json, html_of, table_json
+from .helpers import get_json, html_of, private_archive, table_json
 
 # The corpus's articles by month: 2020-01 two, 2021-03 one (the seed),
 # 2021-07 two, 2021-10 one; the months between have none.
@@ -96,8 +94,7 @@ async def test_trends_only_for_our_databases(tmp_path, corpus_db):
 
 
 async def test_trends_need_permission_to_view_the_database(corpus_db):
-    private = {**METADATA, "databases": {"news": {**METADATA["databases"]["news"], "allow": {"id": "editor"}}}}
-    ds = Datasette([str(corpus_db)], **config.datasette_kwargs(private))
+    ds = private_archive(corpus_db)
     assert (await ds.client.get("/news/-/trends.json", params={"q": "天氣"})).status_code == 403
     cookies = {"ds_actor": ds.sign({"a": {"id": "editor"}}, "actor")}
     assert (await ds.client.get("/news/-/trends.json", params={"q": "天氣"}, cookies=cookies)).status_code == 200
