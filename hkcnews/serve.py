@@ -24,8 +24,8 @@ import threading
 from pathlib import Path
 
 from . import config
+from .config import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 # Tells each worker process (hkcnews/asgi.py) which database to serve.
 DB_VARIABLE = "HKCNEWS_DB"
 
