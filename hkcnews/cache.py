@@ -16,6 +16,7 @@ whether that file is immutable.
 import weakref
 from collections import OrderedDict
 
+from .compression import accepts_gzip
 from .ours import archive_in_path
 
 # Per server process. A page of 50 articles is about 100 KB; a CSV of a
@@ -28,6 +29,9 @@ CACHE_HEADER = (b"x-hkcnews-cache", b"hit")
 # the page can say it is not whole (a facet timed out, as it may while the
 # server is busy): such a page is served, not kept.
 PAGE = "hkcnews.page"
+# Marks a request the archive makes of itself (a page of a JSON-lines
+# download, hkcnews/jsonl.py): computed for one reader, never asked again.
+INTERNAL_HEADER = "x-hkcnews-internal"
 
 
 def do_not_keep(request):
@@ -40,9 +44,10 @@ def do_not_keep(request):
 class PageCache:
     """ASGI middleware: GET responses with status 200 under /<database>/
     of an immutable database built by build_db.py, least recently used
-    first out. Requests with cookies or credentials, and responses that
-    set a cookie, pass through: their pages may differ by reader. So does
-    a page marked with do_not_keep."""
+    first out, gzipped and not kept apart. Requests with cookies or
+    credentials, and responses that set a cookie, pass through: their
+    pages may differ by reader. So does a page marked with do_not_keep,
+    and a request the archive makes of itself."""
 
     def __init__(self, app, datasette):
         self.app = app
@@ -55,7 +60,10 @@ class PageCache:
     async def __call__(self, scope, receive, send):
         if not await self._cacheable(scope):
             return await self.app(scope, receive, send)
-        key = (scope["path"], scope.get("query_string", b""))
+        # The page's bytes depend on its URL and on whether they are
+        # gzipped (hkcnews/compression.py, inside this wrapper); the host
+        # and scheme are the configured ones (hkcnews/address.py, outside).
+        key = (scope["path"], scope.get("query_string", b""), accepts_gzip(scope))
         page = self.store.pages.get(key)
         if page is not None:
             self.store.pages.move_to_end(key)
@@ -84,7 +92,7 @@ class PageCache:
     async def _cacheable(self, scope):
         if scope["type"] != "http" or scope["method"] != "GET":
             return False
-        if any(name in (b"cookie", b"authorization") for name, _ in scope.get("headers", [])):
+        if any(name in (b"cookie", b"authorization", INTERNAL_HEADER.encode()) for name, _ in scope.get("headers", [])):
             return False
         db = await archive_in_path(self.datasette, scope["path"])
         return db is not None and not db.is_mutable

@@ -51,10 +51,12 @@ def load(path=METADATA):
 
 def split(metadata):
     """(metadata, configuration) for Datasette 1.0 from 0.65-style metadata:
-    each database's canned queries and each table's options move to the
-    configuration; the rest stays. The input is not changed."""
+    plugin settings, each database's canned queries and each table's
+    options move to the configuration; the rest stays. The input is not changed."""
     metadata = copy.deepcopy(metadata)
     config = {}
+    if "plugins" in metadata:
+        config["plugins"] = metadata.pop("plugins")
     for name, database in (metadata.get("databases") or {}).items():
         moved = {}
         if "queries" in database:

@@ -100,6 +100,11 @@ class CompleteCsv:
         start = next(m for m in messages if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
         if start["status"] == 200:
+            if not body.strip():
+                # Datasette writes a query's CSV even when the query failed:
+                # no columns, no rows, status 200. Its JSON says why.
+                error = await self._query_error(scope)
+                return await Response.text(f"{error}\n", status=400).asgi_send(send)
             if _cut_short(body):
                 raise IncompleteDownload(body.decode("utf-8", "replace").rsplit("\r\n", 1)[-1])
             if await self._rows_left_out(db, scope, body):
@@ -113,6 +118,17 @@ class CompleteCsv:
                 return await Response.text(message, status=400).asgi_send(send)
         for message in messages:
             await send(message)
+
+    async def _query_error(self, scope):
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", [])}
+        path = scope["path"][: -len(".csv")] + ".json"
+        query = scope.get("query_string", b"").decode("latin-1")
+        answer = await self.datasette.client.get(f"{path}?{query}", headers=headers)
+        try:
+            error = answer.json().get("error")
+        except ValueError:
+            error = None
+        return error or f"{scope['path']}: the query gave no columns"
 
     async def _rows_left_out(self, db, scope, body):
         limit = self.datasette.setting("max_returned_rows")

@@ -25,7 +25,7 @@ from datasette.utils import escape_sqlite, path_with_added_args, path_with_remov
 
 from .cache import do_not_keep
 from .internals import STOCK_SEARCH_CLAUSE
-from .months import all_month_counts, request_month_counts
+from .months import all_month_counts, request_month_counts, request_state
 from .ours import built_by_us
 
 TAGGED_TABLE, TAGS_COLUMN, YEAR_COLUMN = "articles", "tags", "year"
@@ -81,7 +81,7 @@ class OwnCounts:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _REQUEST_FACETS.setdefault(self.request, []).append(self)
+        request_state(self.request).setdefault("facets", []).append(self)
 
     def get_configs(self):
         configs = super().get_configs()
@@ -94,9 +94,10 @@ class OwnCounts:
         # The first of a page's facets starts them all, so that they run
         # side by side however Datasette awaits them (1.0 awaits one after
         # the other); each then waits for its own.
-        started = _STARTED.setdefault(self.request, {})
+        state = request_state(self.request)
+        started = state.setdefault("started", {})
         if not started:
-            for facet in _REQUEST_FACETS.get(self.request, []):
+            for facet in state.get("facets", []):
                 started[facet] = asyncio.ensure_future(facet._results())
         if self not in started:
             started[self] = asyncio.ensure_future(self._results())
@@ -129,11 +130,6 @@ class OwnCounts:
 
     async def _stock(self):
         return await super().facet_results()
-
-
-# The archive's facets of each request, and their computations once started.
-_REQUEST_FACETS = weakref.WeakKeyDictionary()
-_STARTED = weakref.WeakKeyDictionary()
 
 
 def facet_column(config):

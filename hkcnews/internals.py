@@ -104,6 +104,21 @@ async def ensure_can_view_table(datasette, actor, database, table):
     await datasette.ensure_permission(action="view-table", resource=TableResource(database, table), actor=actor)
 
 
+async def ensure_can_download(datasette, actor, database):
+    """Raises Forbidden unless ``actor`` may download the file of
+    ``database``: the checks of Datasette's own download view, on both lines."""
+    if not DATASETTE_1:
+        await datasette.ensure_permissions(
+            actor, [("view-database-download", database), ("view-database", database), "view-instance"]
+        )
+        return
+    from datasette.resources import DatabaseResource
+
+    await datasette.ensure_permission(
+        action="view-database-download", resource=DatabaseResource(database=database), actor=actor
+    )
+
+
 async def stored_queries(datasette, database, actor):
     """[(name, title, description)] of the canned queries of ``database``
     that ``actor`` may run, in the order they are configured."""

@@ -7,8 +7,17 @@ import weakref
 
 # Months of every article, counted once per immutable database.
 _ALL_MONTHS = weakref.WeakKeyDictionary()
-# Months of the rows a page shows, counted once per request.
-_REQUEST_MONTHS = weakref.WeakKeyDictionary()
+# Where a request's own state lives: in its ASGI scope, which Datasette
+# shares between the views and facets of one request and which is freed
+# with it. (A WeakKeyDictionary keyed by the request was not: the facets
+# kept in it hold their request, so no entry was ever freed.)
+REQUEST_STATE = "hkcnews.request"
+
+
+def request_state(request):
+    """A dict that lives as long as ``request``: the archive's facets of
+    its page, their computations once started, its month counts."""
+    return request.scope.setdefault(REQUEST_STATE, {})
 
 
 def month_counts_sql(rows_sql=None):
@@ -40,7 +49,7 @@ async def month_counts(db, rows_sql=None, params=None, time_limit_ms=None):
 async def request_month_counts(request, db, rows_sql, params, time_limit_ms=None):
     """month_counts, counted once per request: the articles table's month
     facet draws them and its year facet sums them."""
-    counted = _REQUEST_MONTHS.setdefault(request, {})
+    counted = request_state(request).setdefault("months", {})
     key = (rows_sql, repr(params))
     if key not in counted:
         # A task, so that a facet asking while the other's count is still

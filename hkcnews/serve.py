@@ -7,8 +7,9 @@ a table) and then ``datasette serve`` on the immutable file with the
 settings below; with more than one worker (the default: one per core), the
 same Datasette in N uvicorn worker processes (hkcnews/asgi.py), since one
 process renders pages on one core. It refuses a file that is not an
-archive, and exits non-zero, the worker's error on stderr, when a worker
-cannot start or stops. ``make serve`` calls this.
+archive; replaces a worker that dies, saying which and why on stderr; and
+exits non-zero, the worker's error on stderr, when a worker cannot start
+or workers keep dying. ``make serve`` calls this.
 """
 
 import argparse
@@ -21,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from . import config
@@ -185,21 +187,39 @@ def listening_socket(host, port):
     return sock
 
 
-def run_worker(sock, host, port):
-    """One worker process: hkcnews/asgi.py under uvicorn on the shared socket."""
+# More deaths than this within CRASH_WINDOW seconds is a crash loop.
+MAX_DEATHS, CRASH_WINDOW = 5, 60
+
+
+def run_worker(sock, host, port, ready):
+    """One worker process: hkcnews/asgi.py under uvicorn on the shared
+    socket; sets ``ready`` once it takes requests."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config("hkcnews.asgi:app", host=host, port=port, lifespan="on"))
-    server.run(sockets=[sock])
-    if not server.started:
-        sys.exit(3)
+    class Worker(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            if self.started:
+                ready.set()
+
+    Worker(uvicorn.Config("hkcnews.asgi:app", host=host, port=port, lifespan="on")).run(sockets=[sock])
+
+
+def why_it_stopped(exitcode):
+    """A worker's exit status in words."""
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        cause = " (as the kernel's out-of-memory killer does)" if name == "SIGKILL" else ""
+        return f"was killed by {name}{cause}"
+    return f"exited with status {exitcode}"
 
 
 def serve_in_workers(sock, host, port, workers):
     """hkcnews/asgi.py in ``workers`` processes sharing one socket, until
-    SIGINT or SIGTERM (returns 0) or until a worker stops by itself: then
-    every worker is stopped and the status is 1, with the worker's error
-    already on stderr.
+    SIGINT or SIGTERM (returns 0). A worker that dies is replaced, and
+    stderr says which and why; the others go on answering, and the socket
+    stays open. Returns 1 when a worker cannot start, or when workers keep
+    dying (more than MAX_DEATHS in CRASH_WINDOW seconds).
 
     Written here rather than with uvicorn's --workers supervisor because
     that one restarts a worker that dies, forever: a worker that could not
@@ -208,17 +228,43 @@ def serve_in_workers(sock, host, port, workers):
     exited or said why.
     """
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=run_worker, args=(sock, host, port)) for _ in range(workers)]
+
+    def start():
+        ready = context.Event()
+        process = context.Process(target=run_worker, args=(sock, host, port, ready))
+        process.ready = ready
+        process.start()
+        return process
+
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    for process in processes:
-        process.start()
-    died = []
-    while not stop.is_set() and not died:
+    processes = [start() for _ in range(workers)]
+    deaths, failure = [], None
+    while not stop.is_set() and failure is None:
         multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.5)
-        # Workers that stop on the same Ctrl-C as this process did not die.
-        died = [] if stop.is_set() else [p for p in processes if p.exitcode is not None]
+        if stop.is_set():
+            break  # workers that stop on the same Ctrl-C as this process did not die
+        for i, process in enumerate(processes):
+            if process.exitcode is None:
+                continue
+            why = why_it_stopped(process.exitcode)
+            now = time.monotonic()
+            deaths = [t for t in deaths if now - t < CRASH_WINDOW] + [now]
+            # An error before it took requests would recur; a signal (the
+            # out-of-memory killer, an operator) need not.
+            if not process.ready.is_set() and process.exitcode > 0:
+                failure = f"worker {i + 1} (pid {process.pid}) could not start: it {why}, its error above"
+                break
+            if len(deaths) > MAX_DEATHS:
+                failure = f"{len(deaths)} workers died within {CRASH_WINDOW} s; the last, worker {i + 1} (pid {process.pid}), {why}"
+                break
+            print(
+                f"hkcnews.serve: worker {i + 1} (pid {process.pid}) {why}; starting another",
+                file=sys.stderr,
+                flush=True,
+            )
+            processes[i] = start()
     for process in processes:
         process.terminate()
     for process in processes:
@@ -226,11 +272,8 @@ def serve_in_workers(sock, host, port, workers):
         if process.exitcode is None:
             process.kill()
             process.join()
-    if died:
-        print(
-            f"hkcnews.serve: a worker process stopped (exit status {died[0].exitcode}); stopped the others",
-            file=sys.stderr,
-        )
+    if failure:
+        print(f"hkcnews.serve: {failure}; stopped the others", file=sys.stderr)
         return 1
     return 0
 

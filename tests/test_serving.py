@@ -224,4 +224,4 @@ def test_serve_stops_with_the_error_when_a_worker_cannot_start(tmp_path):
     status, stderr = serve_until_it_exits(db, free_port())
     assert status == 1
     assert "json.decoder.JSONDecodeError" in stderr
-    assert "a worker process stopped (exit status 1); stopped the others" in stderr
+    assert "could not start: it exited with status 1, its error above; stopped the others" in stderr

@@ -14,10 +14,14 @@ from datasette.filters import FilterArguments
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
+from ..address import PublicAddress
 from ..browse import article_page, home_numbers, list_columns, only_columns
 from ..cache import PageCache
+from ..compression import Compression
 from ..config import DATASETTE_1
 from ..coverage import MonthFacet, coverage_chart
+from ..database_file import DatabaseFile
+from ..download_queue import DownloadQueue
 from ..downloads import CompleteCsv
 from ..facets import ARCHIVE_FACETS, TAGGED_TABLE, search_in_date_order, tag_filter_clauses
 from ..internals import (
@@ -27,11 +31,15 @@ from ..internals import (
     row_route,
     stored_queries,
 )
+from ..jsonl import can_render_jsonl, render_jsonl, table_jsonl
+from ..limits import bound, too_large_message
 from ..months import ARTICLES_PER_MONTH_SQL
 from ..ours import built_by_this_bundle, built_by_us
 from ..pages import tag_url, thumbnail_html
 from ..redirects import capture_redirect
+from ..refusals import refusal
 from ..render import excerpt, safe_marked_html
+from ..security import SecurityHeaders
 from ..terms import MATCH_NOTHING, fts_query
 from ..trends import trends, trends_url
 
@@ -62,6 +70,9 @@ def prepare_connection(conn):
         # by rowid; through mmap each is a memory access instead of a read()
         # call, which halves the time of such pages on the whole archive.
         conn.execute(f"pragma mmap_size = {MMAP_BYTES}")
+        # A visitor's SQL runs on this connection: bounded in size as well
+        # as in time (hkcnews/limits.py).
+        bound(conn)
     conn.create_function("search_excerpt", 2, _never_raise(excerpt, ""), deterministic=True)
 
 
@@ -218,14 +229,30 @@ def filters_from_request(request, database, table, datasette):
     return inner
 
 
+# Outermost first: headers for a public site; the configured address,
+# before anything reads the Host; the database file, never compressed; the
+# page cache, which keeps pages once compressed; gzip; downloads in turn;
+# a page is kept only once it is complete, so the cache wraps that check.
+WRAPPERS = (SecurityHeaders, PublicAddress, DatabaseFile, PageCache, Compression, DownloadQueue, CompleteCsv)
+
+
 @hookimpl
 def asgi_wrapper(datasette):
-    # A page is kept only once it is complete, so the cache wraps the check.
-    return lambda app: PageCache(CompleteCsv(app, datasette), datasette)
+    def wrap(app):
+        for wrapper in reversed(WRAPPERS):
+            app = wrapper(app, datasette)
+        return app
+
+    return wrap
 
 
 @hookimpl
 def handle_exception(datasette, request, exception):
+    message = too_large_message(exception)
+    if message is not None:
+        # A query that asked for more than limits.py allows: a 400 saying
+        # why, not the 500 Datasette gives errors its views do not expect.
+        return refusal(datasette, request, message)
     # A 404 for an article number that is a capture's: redirect to its article.
     return capture_redirect(datasette, request, exception)
 
@@ -248,4 +275,12 @@ def register_routes():
     return [
         (r"^/robots\.txt$", lambda: Response.text(ROBOTS_TXT)),
         (r"^/(?P<database>[^/]+)/-/trends(?P<format>\.csv|\.json)?$", trends),
+        (r"^/(?P<database>[^/]+)/(?P<table>[^/]+)\.jsonl$", table_jsonl),
     ]
+
+
+@hookimpl
+def register_output_renderer(datasette):
+    # Gives every archive page a "jsonl" link beside Datasette's json and
+    # CSV ones; a table's .jsonl is answered by table_jsonl, a query's here.
+    return {"extension": "jsonl", "render": render_jsonl, "can_render": can_render_jsonl}
