@@ -13,7 +13,7 @@ import os
 
 from . import config
 from .internals import served_datasette
-from .serve import DB_VARIABLE, SETTINGS, inspect_file
+from .serve import DB_VARIABLE, PUBLIC_URL_VARIABLE, SETTINGS, inspect_file, with_public_url
 
 
 def archive_datasette(db):
@@ -23,7 +23,8 @@ def archive_datasette(db):
     # as numbers (every value SETTINGS has). Written here rather than with
     # datasette.cli's Setting type, which is no plugin API.
     settings = {name: value == "on" if value in ("on", "off") else int(value) for name, value in SETTINGS.items()}
-    return served_datasette(db, json.loads(inspect_file(db).read_text()), settings, **config.datasette_kwargs())
+    metadata = with_public_url(config.load(), os.environ.get(PUBLIC_URL_VARIABLE))
+    return served_datasette(db, json.loads(inspect_file(db).read_text()), settings, **config.datasette_kwargs(metadata))
 
 
 if DB_VARIABLE in os.environ:

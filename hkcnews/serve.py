@@ -1,12 +1,12 @@
 """Serve a built database as a public instance should, in one place:
 
-    python -m hkcnews.serve news.db [--host 127.0.0.1] [--port 8001] [--workers N]
+    python -m hkcnews.serve news.db [--host 127.0.0.1] [--port 8001] [--workers N] [--public-url URL]
 
 runs ``datasette inspect`` once per build (row counts, so no page counts
-a table) and then ``datasette serve`` on the immutable file with the
-settings below; with more than one worker (the default: one per core), the
-same Datasette in N uvicorn worker processes (hkcnews/asgi.py), since one
-process renders pages on one core. It refuses a file that is not an
+a table) and then the Datasette that ``datasette serve`` would run on the
+immutable file with the settings below, in N uvicorn worker processes
+(hkcnews/asgi.py; the default: one per core), since one process renders
+pages on one core. It refuses a file that is not an
 archive; replaces a worker that dies, saying which and why on stderr; and
 exits non-zero, the worker's error on stderr, when a worker cannot start
 or workers keep dying. ``make serve`` calls this.
@@ -26,10 +26,13 @@ import time
 from pathlib import Path
 
 from . import config
+from .address import PLUGIN, public_address
 from .config import ROOT
 
-# Tells each worker process (hkcnews/asgi.py) which database to serve.
+# Tell each worker process (hkcnews/asgi.py) which database to serve, and
+# the public address for its pages' links (hkcnews/address.py).
 DB_VARIABLE = "HKCNEWS_DB"
+PUBLIC_URL_VARIABLE = "HKCNEWS_PUBLIC_URL"
 
 SETTINGS = {
     # Suggested facets run several queries per column, the body included, on
@@ -77,6 +80,15 @@ def datasette_args(db, host="127.0.0.1", port=8001, metadata=None, folder=None):
     for name, value in SETTINGS.items():
         args += ["--setting", name, value]
     return args
+
+
+def with_public_url(metadata, public_url):
+    """The metadata with the plugin setting public_url (hkcnews/address.py), when given."""
+    if not public_url:
+        return metadata
+    plugins = dict(metadata.get("plugins") or {})
+    plugins[PLUGIN] = {**(plugins.get(PLUGIN) or {}), "public_url": public_url}
+    return {**metadata, "plugins": plugins}
 
 
 def deploy_lock(line=config.LINE):
@@ -156,16 +168,28 @@ def main(argv=None):
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: one per core)"
     )
+    parser.add_argument(
+        "--public-url",
+        help="the address readers use (https://archive.example.org), for the links in pages; "
+        "by default the address this server listens on (see docs/public.md)",
+    )
     args = parser.parse_args(argv)
     problem = not_an_archive(args.db)
+    if args.workers < 1:
+        problem = f"--workers {args.workers}: must be 1 or more"
+    if args.public_url:
+        try:
+            public_address(args.public_url, None)
+        except ValueError as e:
+            problem = f"--public-url: {e}"
     if problem:
         print(f"hkcnews.serve: {problem}", file=sys.stderr)
         return 2
     datasette = str(Path(sys.executable).with_name("datasette"))
     ensure_inspected(args.db, datasette)
-    if args.workers <= 1:
-        os.execv(datasette, [datasette, *datasette_args(args.db, args.host, args.port)])
     os.environ[DB_VARIABLE] = str(Path(args.db).resolve())
+    if args.public_url:
+        os.environ[PUBLIC_URL_VARIABLE] = args.public_url
     try:
         sock = listening_socket(args.host, args.port)
     except OSError as e:

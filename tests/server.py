@@ -23,15 +23,15 @@ class Server:
     free loopback port, in a process group of its own so that stop() ends
     its workers too. With ``plain``, `datasette serve DB -m metadata.yml`
     and those extra arguments instead, as Datasette's documentation serves
-    a database."""
+    a database. ``options`` go to hkcnews.serve."""
 
-    def __init__(self, db, plain=None):
+    def __init__(self, db, plain=None, options=()):
         self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(db).with_suffix(".serve.log")
         if plain is None:
-            command = [sys.executable, "-m", "hkcnews.serve", str(db)]
+            command = [sys.executable, "-m", "hkcnews.serve", str(db), *options]
         else:
             datasette = Path(sys.executable).with_name("datasette")
             command = [str(datasette), "serve", str(db), "-m", str(ROOT / "metadata.yml"), *plain]

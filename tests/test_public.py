@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from datasette.app import Datasette
 
 from build_db import build
 from hkcnews import config
@@ -184,21 +186,32 @@ def test_no_request_header_poisons_the_pages_others_get(public, evil):
             assert f"http://127.0.0.1:{public.port}/news/articles".encode() in body
 
 
-def test_the_public_url_setting_names_the_pages_address(public_db, tmp_path):
-    metadata = config.load()
-    metadata["plugins"] = {"hkcnews": {"public_url": "https://archive.example.org"}}
-    ds = datasette_for_metadata(public_db, metadata)
-    response = asyncio.run(
-        ds.client.get("/news/articles.json?_search=%E5%A4%A9%E6%B0%A3", headers={"host": "evil.example"})
-    )
+def test_the_public_url_setting_names_the_pages_address(public_db):
+    metadata = {**config.load(), "plugins": {"hkcnews": {"public_url": "https://archive.example.org"}}}
+    ds = Datasette([str(public_db)], **config.datasette_kwargs(metadata))
+    search = "/news/articles.json?_search=%E5%A4%A9%E6%B0%A3"
+    response = asyncio.run(ds.client.get(search, headers={"host": "evil.example"}))
     assert "https://archive.example.org/news/articles.json?" in response.text
     assert "evil.example" not in response.text
 
 
-def datasette_for_metadata(db, metadata):
-    from datasette.app import Datasette
+def test_serve_takes_the_public_url(public_db):
+    server = Server(public_db, options=["--public-url", "https://archive.example.org"]).wait()
+    try:
+        _, _, body = fetch(server.url + "/news/articles?_search=%E5%A4%A9%E6%B0%A3", {"Host": "evil.example"})
+    finally:
+        server.stop()
+    assert b'href="https://archive.example.org/news/articles?_search=' in body and b"evil.example" not in body
 
-    return Datasette([str(db)], **config.datasette_kwargs(metadata))
+
+def test_serve_refuses_a_public_url_that_is_not_one(public_db):
+    result = subprocess.run(
+        [sys.executable, "-m", "hkcnews.serve", str(public_db), "--public-url", "archive.example.org"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "--public-url: public_url 'archive.example.org': not an http:// or https:// address" in result.stderr
 
 
 def test_a_killed_worker_is_replaced_while_requests_succeed(public_db, tmp_path):
