@@ -119,6 +119,25 @@ async def ensure_can_download(datasette, actor, database):
     )
 
 
+def renderer_with_truncation(render):
+    """An output renderer's ``render`` callback for each line, from
+    ``render(rows, columns, truncated, error)``: Datasette passes a
+    callback the arguments its signature names, and 1.0 names the
+    truncation and the error as arguments of their own where 0.65 has them
+    only in ``data`` (which 1.0 keeps without them)."""
+    if DATASETTE_1:
+
+        def render_1(rows, columns, truncated, error):
+            return render(rows, columns, truncated, error)
+
+        return render_1
+
+    def render_065(rows, columns, data):
+        return render(rows, columns, data.get("truncated"), data.get("error"))
+
+    return render_065
+
+
 async def stored_queries(datasette, database, actor):
     """[(name, title, description)] of the canned queries of ``database``
     that ``actor`` may run, in the order they are configured."""

@@ -20,6 +20,7 @@ from datasette.utils.asgi import NotFound, Response
 
 from .cache import INTERNAL_HEADER
 from .downloads import IncompleteDownload
+from .internals import renderer_with_truncation
 from .ours import built_by_us
 
 CONTENT_TYPE = "application/x-ndjson; charset=utf-8"
@@ -80,12 +81,14 @@ async def can_render_jsonl(datasette, database):
     return database is not None and await built_by_us(datasette, database)
 
 
-def render_jsonl(rows, columns, data):
+def query_jsonl(rows, columns, truncated, error):
     """The output renderer for a query's page (tables are answered by
-    table_jsonl, whose route comes first): its rows, or 400 if Datasette
-    cut them at max_returned_rows."""
-    # A dict: Datasette sets a returned Response's status to the page's own.
-    if data.get("truncated"):
+    table_jsonl, whose route comes first): its rows, or 400 if the query
+    failed or Datasette cut it at max_returned_rows."""
+    # Dicts: Datasette sets a returned Response's status to the page's own.
+    if error:
+        return {"body": f"{error}\n", "status_code": 400, "content_type": "text/plain; charset=utf-8"}
+    if truncated:
         message = (
             "This query returns more rows than one answer holds (max_returned_rows), so its JSON lines "
             "would lose the rest. Take it in parts with LIMIT and OFFSET, or download a table's JSON lines.\n"
@@ -93,3 +96,6 @@ def render_jsonl(rows, columns, data):
         return {"body": message, "status_code": 400, "content_type": "text/plain; charset=utf-8"}
     lines = [json_line(dict(zip(columns, row, strict=True))) for row in rows]
     return {"body": "".join(lines), "content_type": CONTENT_TYPE}
+
+
+render_jsonl = renderer_with_truncation(query_jsonl)

@@ -36,6 +36,7 @@ from ..limits import bound, too_large_message
 from ..months import ARTICLES_PER_MONTH_SQL
 from ..ours import built_by_this_bundle, built_by_us
 from ..pages import tag_url, thumbnail_html
+from ..query_status import QueryErrorStatus
 from ..redirects import capture_redirect
 from ..refusals import refusal
 from ..render import excerpt, safe_marked_html
@@ -232,8 +233,18 @@ def filters_from_request(request, database, table, datasette):
 # Outermost first: headers for a public site; the configured address,
 # before anything reads the Host; the database file, never compressed; the
 # page cache, which keeps pages once compressed; gzip; downloads in turn;
-# a page is kept only once it is complete, so the cache wraps that check.
-WRAPPERS = (SecurityHeaders, PublicAddress, DatabaseFile, PageCache, Compression, DownloadQueue, CompleteCsv)
+# a page is kept only once it is complete, so the cache wraps that check;
+# a failed query's page gets its 400 before the cache sees it (1.0).
+WRAPPERS = (
+    SecurityHeaders,
+    PublicAddress,
+    DatabaseFile,
+    PageCache,
+    Compression,
+    DownloadQueue,
+    CompleteCsv,
+    QueryErrorStatus,
+)
 
 
 @hookimpl

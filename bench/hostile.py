@@ -1,0 +1,191 @@
+#!/usr/bin/env python
+"""The hostile queries of tests/test_public.py against a served archive of
+realistic size: what each costs a worker, and whether the workers survive.
+
+    python bench/hostile.py [--files 30000 | --seeds DIR] [--workdir /tmp/hkcnews-hostile]
+
+Builds (once, in --workdir; see bench/memory.py) a database of N files shaped
+like the backup, whose long articles make ``group_concat(body)`` tens of
+megabytes, serves it with `python -m hkcnews.serve --workers 2` on a loopback
+port and sends each SQL of HOSTILE_SQL in each form a visitor can: the JSON
+(/news.json?sql=), the CSV (/news.csv?sql=, on Datasette 1.0
+/news/-/query.csv?sql=) and the HTML page (/news?sql=), one at a time.
+
+Prints one Markdown table row per query and form: the status, the seconds,
+the start of the error message, the worker that answered, each worker's peak
+memory (VmHWM) afterwards, and whether both workers are still the processes
+of the start and each still answers a computed page. Then the highest peak of
+any worker. Run by hand; nothing here is a test.
+"""
+
+import argparse
+import html
+import json
+import re
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from memory import build_database, connection_owners, memory_mb, serving, worker_pids  # noqa: E402
+from run import COMPUTE, cpu_model  # noqa: E402
+
+from hkcnews.limits import MAX_VALUE_BYTES  # noqa: E402
+from tests.helpers import SQL_CSV  # noqa: E402
+from tests.test_public import HOSTILE_SQL  # noqa: E402
+
+FORMS = {"json": "/news.json", "csv": SQL_CSV, "html": "/news"}
+TIMEOUT = 60.0
+SLOW_SECONDS = 5.0
+# New connections tried to reach each worker: the kernel hands each to
+# whichever worker accepts first, so a few may go to the same one.
+PROBES = 20
+PROBE_PATH = "/news/articles.json?_size=1"
+
+# Where Datasette's pages put an error: the query page's message and the
+# error page's box (hkcnews/refusals.py renders error.html too).
+HTML_ERRORS = [
+    re.compile(r'<p class="message-error">(.*?)</p>', re.S),
+    re.compile(r'<div style="padding: 1em; margin: 1em 0; border: 3px solid red;">(.*?)</div>', re.S),
+]
+
+
+def error_message(form, response):
+    """The error a visitor reads, on one line, or "" for none."""
+    text = response.text
+    if form == "json":
+        try:
+            message = json.loads(text).get("error") or ""
+        except (ValueError, AttributeError):
+            message = text
+    elif form == "html":
+        found = next((m.group(1) for pattern in HTML_ERRORS if (m := pattern.search(text))), "")
+        message = html.unescape(re.sub(r"<[^>]+>", "", found))
+    else:
+        # A CSV that fails is the error alone; one that works is rows.
+        message = text if response.status_code != 200 else ""
+    return " ".join(str(message).split())
+
+
+def owner(client_response, process, port):
+    """The worker pid that answered, while its connection is still open."""
+    try:
+        client_port = client_response.extensions["network_stream"].get_extra_info("client_addr")[1]
+    except (KeyError, TypeError, OSError):
+        return None
+    return connection_owners(worker_pids(process), port).get(client_port)
+
+
+def send(url, process, port):
+    """(status or exception name, seconds, response or None, worker pid)."""
+    start = time.monotonic()
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=True) as client:
+        try:
+            response = client.get(url)
+        except httpx.HTTPError as e:
+            return type(e).__name__, time.monotonic() - start, None, None
+        return response.status_code, time.monotonic() - start, response, owner(response, process, port)
+
+
+def answering(base, process, port, workers):
+    """The workers among ``workers`` that answered a computed page, each on
+    a new connection, trying until every one has or PROBES were sent."""
+    answered, failures = set(), []
+    for _ in range(PROBES):
+        with httpx.Client(timeout=TIMEOUT, cookies=COMPUTE) as client:
+            try:
+                response = client.get(base + PROBE_PATH)
+            except httpx.HTTPError as e:
+                failures.append(type(e).__name__)
+                continue
+            if response.status_code == 200:
+                answered.add(owner(response, process, port))
+            else:
+                failures.append(str(response.status_code))
+        if set(workers) <= answered:
+            break
+    return answered, failures
+
+
+def cell(text):
+    """Text safe in a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def corpus_line(db):
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    files = conn.execute("select count(*) from captures").fetchone()[0]
+    articles, body_bytes, longest = conn.execute(
+        "select count(*), sum(length(cast(body as blob))), max(length(body)) from articles"
+    ).fetchone()
+    conn.close()
+    return (
+        f"{files:,} files: {articles:,} articles, longest body {longest:,} characters; "
+        f"group_concat(body) would be {body_bytes / 1e6:,.1f} MB, "
+        f"{body_bytes / MAX_VALUE_BYTES:,.0f} times the length limit (hkcnews/limits.py)"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=30_000, help="files shaped like the backup to generate")
+    parser.add_argument("--seeds", type=Path, help="a folder of articles instead (real ones, or files made before)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/hkcnews-hostile"))
+    args = parser.parse_args()
+
+    db = build_database(args.files, args.seeds, args.workdir)
+    log_path = args.workdir / "serve.log"
+    rows, peaks, notes = [], {}, []
+    with serving(db, log_path) as (process, port):
+        base = f"http://127.0.0.1:{port}"
+        workers = worker_pids(process)
+        names = {pid: f"worker {i + 1}" for i, pid in enumerate(workers)}
+        for sql in HOSTILE_SQL:
+            for form, path in FORMS.items():
+                url = f"{base}{path}?{urlencode({'sql': sql})}"
+                status, seconds, response, by = send(url, process, port)
+                message = error_message(form, response) if response is not None else ""
+                hwm = {pid: memory_mb(pid)[1] for pid in workers}
+                for pid, mb in hwm.items():
+                    if mb is not None:
+                        peaks[pid] = max(peaks.get(pid, 0), mb)
+                answered, failures = answering(base, process, port, workers)
+                same = worker_pids(process) == workers
+                healthy = same and set(workers) <= answered
+                verdict = "yes" if healthy else f"NO: pids {worker_pids(process)}, answered {sorted(answered)}"
+                if failures:
+                    verdict += f"; probes failed: {', '.join(failures[:5])}"
+                peak_cells = " | ".join("gone" if hwm[p] is None else f"{hwm[p]:,.0f}" for p in workers)
+                rows.append(
+                    f"| `{cell(sql)}` | {form} | {status} | {seconds:.2f} | {cell(message[:100])} | "
+                    f"{names.get(by, by)} | {peak_cells} | {verdict} |"
+                )
+                if status == 500 or not isinstance(status, int) or seconds > SLOW_SECONDS or not healthy:
+                    notes.append(f"- {status}, {seconds:.1f} s, workers fine: {verdict}: {url}")
+                print(f"{form} {status} {seconds:.2f}s {sql[:60]}", file=sys.stderr, flush=True)
+        final = worker_pids(process)
+    deaths = [line for line in log_path.read_text().splitlines() if "hkcnews.serve: worker" in line]
+
+    print(f"\n{corpus_line(db)}; {cpu_model()}; python -m hkcnews.serve --workers 2\n")
+    heads = " | ".join(f"{names[p]} peak MB" for p in workers)
+    print(f"| SQL | form | status | s | error | answered by | {heads} | same workers, both answer |")
+    print("| --- | --- | ---: | ---: | --- | --- | " + " | ".join("---:" for _ in workers) + " | --- |")
+    print("\n".join(rows))
+    highest = max(peaks.items(), key=lambda item: item[1], default=(None, 0))
+    print(f"\nhighest VmHWM of any worker: {highest[1]:,.0f} MB ({names.get(highest[0], highest[0])})")
+    print(f"workers at the start {workers}, at the end {final}; deaths the server reported: {len(deaths)}")
+    for line in deaths:
+        print(f"- {line}")
+    print(f"500s, failures, requests over {SLOW_SECONDS:.0f} s or workers not answering: {len(notes)}")
+    print("\n".join(notes))
+
+
+if __name__ == "__main__":
+    main()
