@@ -94,20 +94,25 @@ DOWNLOAD = "whole-search CSV download"
 PAGE_WEIGHTS = {SEARCH: 35, ARTICLE: 25, TAGGED: 10, CATEGORY: 6, TRENDS: 6, SEARCH_ALL: 6, CANNED: 4, HOME: 6}
 STOCK_LACKS = frozenset({TRENDS, CANNED})
 
+STOCK_CSV = (
+    "Stock's downloads ask &_stream=on, without which its CSV holds only the first page. Its search matches "
+    "what its tokenizer makes a word (a run of CJK characters is one), so its counts are far smaller."
+)
 # The terms, used whatever the database's own frequent words are.
 BROAD = ["香港", "政府", "警方", "中國", "police"]
 ONE_CHAR = ["是", "的", "港", "人", "中"]
 
-COMPLETE, SHORT, EXTRA, BROKEN, REFUSED, CUT, UNCHECKED = (
+COMPLETE, SHORT, EXTRA, BROKEN, MALFORMED, REFUSED, CUT, UNCHECKED = (
     "complete",
     "short",
     "more rows than the count",
     "broken",
+    "malformed CSV",
     "429",
     "cut off at the deadline",
     "no count to check against",
 )
-INCOMPLETE = (SHORT, EXTRA, BROKEN, CUT)
+INCOMPLETE = (SHORT, EXTRA, BROKEN, MALFORMED, CUT)
 
 
 # --- the databases -------------------------------------------------------
@@ -409,7 +414,9 @@ async def download(client, url, expected, began, deadline):
     except asyncio.TimeoutError:
         outcome = CUT
     except httpx.HTTPError as e:
-        outcome, result["detail"] = BROKEN, type(e).__name__
+        outcome, result["detail"] = BROKEN, f"({type(e).__name__})"
+    except (csv.Error, UnicodeDecodeError) as e:
+        outcome, result["detail"] = MALFORMED, f"({e})"
     else:
         if status == 429:
             outcome = REFUSED
@@ -689,7 +696,9 @@ def trouble(days, counts):
 def burst_cell(d):
     if d["outcome"] == REFUSED:
         return f"429 after {d['seconds']:.1f} s"
-    return f"{d['outcome']} {d['detail']}: {d['rows']:,} of {d['expected']} rows, {d['seconds']:.1f} s, ended at {d['ended']:.1f} s"
+    expected = "?" if d["expected"] is None else f"{d['expected']:,}"
+    outcome = " ".join(filter(None, [d["outcome"], d["detail"]]))
+    return f"{outcome}: {d['rows']:,} of {expected} rows, {d['seconds']:.1f} s, ended at {d['ended']:.1f} s"
 
 
 def burst_report(days, term, count, seconds):
@@ -734,7 +743,7 @@ def header(seeds, bundle_db, stock_db):
 # --- the runs ------------------------------------------------------------
 
 
-def targets(bundle_db, stock_db, work):
+def targets(bundle_db, stock_db):
     bundle_keys, stock_keys = article_keys(bundle_db, stock_db)
     found = [(Target("bundle", bundle_db.stem, bundle_keys), bundle_db, bundle_command)]
     if stock_db:
@@ -773,12 +782,9 @@ def run_day(args, found, vocab, articles, work):
         lines += [
             "",
             f"Whole-search CSV downloads, {args.downloads}% of actions, {args.download_terms} terms "
-            f"({', '.join(terms)}); complete = data rows equal to the search's count"
-            + (
-                "; stock's with &_stream=on, without which its CSV holds only the first page."
-                if "stock" in days
-                else "."
-            ),
+            f"({', '.join(terms)}); complete = data rows equal to the search's count on the same server; "
+            "seconds from the request to the last byte, a turn in the bundle's download queue included."
+            + (f" {STOCK_CSV}" if "stock" in days else ""),
             "",
             *downloads_table(days),
         ]
@@ -807,7 +813,7 @@ def run_burst(args, found, vocab, articles, bundle_db, work):
             days[target.name], counts[target.name] = day, {term: expected}
     lines = burst_report(days, term, args.burst, args.seconds)
     if "stock" in days:
-        lines += ["", "Stock's downloads with &_stream=on; its readers skip the trends page and the canned search."]
+        lines += ["", f"{STOCK_CSV} Stock's readers skip the trends page and the canned search (n/a above)."]
     return lines + trouble({n: Day(d.began, d.stop, d.deadline, d.pages) for n, d in days.items()}, counts)
 
 
@@ -830,7 +836,7 @@ def main():
     seeds = (args.seeds or make_corpus(args.files, work / f"corpus-{args.files}")).resolve()
     bundle_db, stock_db = databases(seeds, work, not args.no_stock)
     vocab = vocabulary(bundle_db)
-    found, articles = targets(bundle_db, stock_db, work)
+    found, articles = targets(bundle_db, stock_db)
     lines = [
         header(seeds, bundle_db, stock_db),
         "",

@@ -19,9 +19,13 @@ from collections import OrderedDict
 from .compression import accepts_gzip
 from .ours import archive_in_path
 
-# Per server process. A page of 50 articles is about 100 KB; a CSV of a
-# search's first 1,000 articles, bodies included, 2.5-3.5 MB.
+# Per server process. A page of 50 articles is about 100 KB (a sixth of
+# that gzipped); a CSV of a search's first 1,000 articles, bodies included,
+# 2.5-3.5 MB. The popular pages are a few hundred; a count as well as a
+# size keeps a cache of small gzipped pages from growing a worker for
+# thousands of pages before it is full.
 MAX_BYTES = 128 * 1024**2
+MAX_PAGES = 1000
 MAX_PAGE_BYTES = 4 * 1024**2
 CACHE_HEADER = (b"x-hkcnews-cache", b"hit")
 # What the cache puts in a request's ASGI scope: a dict shared by the
@@ -109,9 +113,11 @@ class _Store:
         headers = list(start.get("headers", []))
         if start["status"] != 200 or any(name.lower() == b"set-cookie" for name, _ in headers):
             return
+        if key in self.pages:  # computed twice at once: kept once
+            self.size -= len(self.pages.pop(key)[2])
         self.pages[key] = (start["status"], headers, body)
         self.size += len(body)
-        while self.size > MAX_BYTES:
+        while self.size > MAX_BYTES or len(self.pages) > MAX_PAGES:
             _, (_, _, evicted) = self.pages.popitem(last=False)
             self.size -= len(evicted)
 

@@ -83,6 +83,26 @@ async def test_the_least_recently_used_page_goes_first(served, monkeypatch):
     assert [HIT in (await served.client.get(p)).headers for p in reversed(pages)] == [True, True, False]
 
 
+async def test_the_cache_keeps_at_most_max_pages(served, monkeypatch):
+    pages = ["/news/articles/39427", "/news/articles/50001", "/news/articles/50002"]
+    monkeypatch.setattr(hkcnews.cache, "MAX_PAGES", 2)
+    for page in pages:
+        await served.client.get(page)
+    assert [HIT in (await served.client.get(p)).headers for p in reversed(pages)] == [True, True, False]
+
+
+async def test_a_gzipped_page_and_a_plain_one_are_kept_apart(served):
+    path = "/news/articles?_search=台灣"
+    await served.client.get(path, headers={"accept-encoding": "gzip"})
+    plain = await served.client.get(path, headers={"accept-encoding": "identity"})
+    again = await served.client.get(path, headers={"accept-encoding": "identity"})
+    assert HIT not in plain.headers and "content-encoding" not in plain.headers
+    assert HIT in again.headers and "content-encoding" not in again.headers
+    gzipped = await served.client.get(path, headers={"accept-encoding": "gzip"})
+    assert HIT in gzipped.headers and gzipped.headers["content-encoding"] == "gzip"
+    assert "<title>news: articles" in gzipped.text
+
+
 # A page of the archive whose code says it is not whole, as the archive's
 # facets do when one of them timed out: the contract of do_not_keep.
 NOT_WHOLE_PLUGIN = """
