@@ -18,7 +18,7 @@ Prints one Markdown table: each worker's resident memory (VmRSS) and peak
 (VmHWM) from /proc when idle and after 1/9, 3/9, 6/9 and all of the pages
 (1,000, 3,000, 6,000 and 9,000 by default), the errors so far and the bytes
 of the pages each worker computed, which is what its page cache holds until
-it reaches MAX_BYTES (128 MB). Then the growth from 3/9 to all the pages per
+it reaches MAX_BYTES (128 MB) or MAX_PAGES. Then the growth from 3/9 to all the pages per
 worker: once the cache is full, a server that does not leak stays within
 about 40 MB. Each response is traced to the worker that answered it through
 the connection it came on (/proc/net/tcp and the workers' socket inodes).
@@ -26,7 +26,7 @@ the connection it came on (/proc/net/tcp and the workers' socket inodes).
 Pages are asked for without compression (Accept-Encoding: identity), so
 that they are kept whole and the cache fills within the first third of the
 run; --gzip asks for gzip as browsers do (the cache then keeps pages 5-10
-times smaller and may not fill). Run by hand; nothing here is a test.
+times smaller, and fills by count). Run by hand; nothing here is a test.
 """
 
 import argparse
@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from run import cpu_model, free_port, make_corpus  # noqa: E402
 
-from hkcnews.cache import CACHE_HEADER, MAX_BYTES, MAX_PAGE_BYTES  # noqa: E402
+from hkcnews.cache import CACHE_HEADER, MAX_BYTES, MAX_PAGE_BYTES, MAX_PAGES  # noqa: E402
 from hkcnews.terms import _CJK_RUN  # noqa: E402
 
 WORKERS = 2
@@ -284,6 +284,7 @@ class Tally:
         self.errors = []  # (status or exception, path)
         self.slow = []  # (seconds, path)
         self.cached_bytes = {}  # worker pid (or None, unknown) -> bytes
+        self.cached_pages = {}  # worker pid (or None) -> pages
         self.sizes = {}  # kind -> [bytes]
         self.hits = 0
         self.skipped = 0
@@ -301,6 +302,7 @@ class Tally:
             self.hits += 1  # a page asked before: none should be
         elif size <= MAX_PAGE_BYTES and "set-cookie" not in response.headers:
             self.cached_bytes[worker] = self.cached_bytes.get(worker, 0) + size
+            self.cached_pages[worker] = self.cached_pages.get(worker, 0) + 1
 
 
 async def request_pages(client, plan, owners, tally, concurrency, deadline):
@@ -330,7 +332,7 @@ async def request_pages(client, plan, owners, tally, concurrency, deadline):
 async def run_pages(port, plan, owners, tally, checkpoints, concurrency, workers, gzip=False):
     """The plan in stretches ending at each checkpoint, gzipped or not; returns
     [(pages, errors, {pid: (rss, hwm)}, {pid: cached bytes})]."""
-    samples = [(0, 0, {pid: memory_mb(pid) for pid in workers}, {})]
+    samples = [(0, 0, {pid: memory_mb(pid) for pid in workers}, {}, {})]
     # A new connection for every request, as many readers' browsers make
     # them: the kernel gives each to whichever worker accepts first, and four
     # kept-alive connections all went to the same worker in one run, which
@@ -348,9 +350,8 @@ async def run_pages(port, plan, owners, tally, checkpoints, concurrency, workers
         for checkpoint in checkpoints:
             await request_pages(client, plan[done:checkpoint], owners, tally, concurrency, deadline)
             done = checkpoint
-            samples.append(
-                (done, len(tally.errors), {pid: memory_mb(pid) for pid in workers}, dict(tally.cached_bytes))
-            )
+            memory = {pid: memory_mb(pid) for pid in workers}
+            samples.append((done, len(tally.errors), memory, dict(tally.cached_bytes), dict(tally.cached_pages)))
             print(f"{done:,} pages, {len(tally.errors)} errors", file=sys.stderr, flush=True)
     return samples
 
@@ -362,20 +363,26 @@ def fmt(mb):
     return "gone" if mb is None else f"{mb:,.0f}"
 
 
+def full(sample, pid):
+    """Whether a worker's page cache was full (by size or by count) at a sample."""
+    return sample[3].get(pid, 0) >= MAX_BYTES or sample[4].get(pid, 0) >= MAX_PAGES
+
+
 def growth_line(name, pid, base, last, log_path):
     """A worker's growth in resident memory between two samples."""
     before, after = base[2][pid][0], last[2][pid][0]
     if before is None or after is None:
         return f"{name} (pid {pid}): gone before the end, see {log_path}"
     growth, kept = after - before, base[3].get(pid, 0)
-    if kept >= MAX_BYTES:
+    if full(base, pid):
         verdict = (
             f"{'within' if growth <= 40 else 'OVER'} the 40 MB target; its page cache was full at {base[0]:,} pages"
         )
     else:
         verdict = (
             f"no test of the 40 MB target: its page cache was NOT full at {base[0]:,} pages "
-            f"({kept / MB:,.0f} of {MAX_BYTES / MB:.0f} MB) and fills meanwhile"
+            f"({kept / MB:,.0f} of {MAX_BYTES / MB:.0f} MB, {base[4].get(pid, 0):,} of {MAX_PAGES:,} pages) "
+            "and fills meanwhile"
         )
     return f"{name} (pid {pid}): {last[0]:,} − {base[0]:,} pages: {growth:+,.0f} MB, {verdict}"
 
@@ -387,13 +394,13 @@ def report(samples, workers, tally, plan, seconds, log_path):
         f"| pages | errors | {head} |",
         "| ---: | ---: | " + " | ".join("---: | ---: | ---:" for _ in workers) + " |",
     ]
-    for pages, errors, memory, cached in samples:
+    for pages, errors, memory, cached, _ in samples:
         cells = " | ".join(f"{fmt(memory[p][0])} | {fmt(memory[p][1])} | {cached.get(p, 0) / MB:,.0f}" for p in workers)
         lines.append(f"| {pages:,} | {errors} | {cells} |")
     lines.append("")
     lines.append(
         "(pages MB: the bytes of the 200 responses of at most 4 MB that the worker computed, which its page "
-        f"cache keeps until they pass {MAX_BYTES / MB:.0f} MB.)"
+        f"cache keeps until they pass {MAX_BYTES / MB:.0f} MB or {MAX_PAGES:,} pages.)"
     )
     lines.append("")
     # Growth from the sample after a third of the pages (3,000 of 9,000) to
@@ -402,13 +409,13 @@ def report(samples, workers, tally, plan, seconds, log_path):
     for pid in workers:
         lines.append(growth_line(names[pid], pid, base, last, log_path))
         # A later start, when the cache filled only after the third.
-        full_at = next((s for s in samples if s[3].get(pid, 0) >= MAX_BYTES), None)
+        full_at = next((s for s in samples if full(s, pid)), None)
         if full_at and full_at[0] > base[0] and full_at is not last:
             lines.append(growth_line(names[pid], pid, full_at, last, log_path))
     kept = [size for sizes in tally.sizes.values() for size in sizes if size <= MAX_PAGE_BYTES]
     if kept:
         # Pages of this mix that fill a worker's cache, and the run that would.
-        per_worker = MAX_BYTES / statistics.mean(kept)
+        per_worker = min(MAX_PAGES, MAX_BYTES / statistics.mean(kept))
         lines.append(
             f"pages of this mix average {statistics.mean(kept) / 1024:,.0f} KB: a worker's cache fills after about "
             f"{per_worker:,.0f} of them, {per_worker * len(workers):,.0f} pages in all"
