@@ -34,11 +34,15 @@ MAX_COLUMNS = 100
 # Characters and bytes of the values of one result: rendered as JSON a CJK
 # character takes six bytes (\uXXXX), so this bounds a response near 150 MB.
 MAX_RESULT_SIZE = 24_000_000
-MAX_HEAP_BYTES = 512 * 1024**2
+MAX_HEAP_BYTES = 256 * 1024**2
 
 VALUE_TOO_LARGE = (
     "value too large: a value of this query would be longer than {limit:,} bytes, "
     "the most one value may take here (SQLite: {error})"
+)
+HEAP_TOO_SMALL = (
+    "value too large: this query needs more than {limit:,} MB of memory, the most a server process "
+    "gives SQLite here (SQLite: out of memory)"
 )
 RESULT_TOO_LARGE = (
     "result too large: the values of this query's rows add up to more than {limit:,} characters, "
@@ -88,5 +92,5 @@ def too_large_message(exception):
     if isinstance(exception, sqlite3.DataError) and "too big" in str(exception):
         return VALUE_TOO_LARGE.format(limit=MAX_VALUE_BYTES, error=exception)
     if isinstance(exception, MemoryError):
-        return VALUE_TOO_LARGE.format(limit=MAX_HEAP_BYTES, error="out of memory")
+        return HEAP_TOO_SMALL.format(limit=MAX_HEAP_BYTES // 1024**2)
     return None
