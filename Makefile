@@ -34,9 +34,13 @@ ARCHIVE_REPO ?= https://github.com/hkarchivist/hkcnews-article-archive
 ARCHIVE_DIR ?= hkcnews-article-archive
 ARCHIVE_DB ?= full/news.db
 
-.PHONY: serve test test-next lint lock fuzz install browser bench clean archive archive-db
+.PHONY: help serve test test-next test-fast lint lock fuzz install browser bench clean archive archive-db
 
-install: $(BIN)/.installed
+# The targets, each with the line after its ## (make help).
+help:
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
+
+install: $(BIN)/.installed ## set up .venv/ with the locked versions (NEXT=1: .venv-next/, Datasette 1.0)
 
 # Exactly the versions in the lock (make lock writes it from pyproject.toml's
 # ranges), then this package without its dependencies: every machine that
@@ -52,26 +56,26 @@ $(BIN)/.installed: pyproject.toml $(LOCK)
 # deploy installs (the package's dependencies) and what make install and
 # make test-next install (with the test tools). The 0.65 line is what
 # pyproject.toml's ranges give pip by default; the 1.0 line adds the alphas.
-lock: $(BIN)/.installed
+lock: $(BIN)/.installed ## write requirements/ from pyproject.toml's ranges (uv)
 	$(UV_COMPILE) pyproject.toml -o $(LOCK_DIR)/datasette-0.65.txt
 	$(UV_COMPILE) pyproject.toml --extra test -o $(LOCK_DIR)/datasette-0.65-test.txt
 	$(UV_COMPILE) pyproject.toml $(LOCK_DIR)/datasette-1.0.in -o $(LOCK_DIR)/datasette-1.0.txt
 	$(UV_COMPILE) pyproject.toml $(LOCK_DIR)/datasette-1.0.in --extra test -o $(LOCK_DIR)/datasette-1.0-test.txt
 
-$(DB): $(BIN)/.installed build_db.py $(wildcard hkcnews/*.py) $(SEED_FILES)
+$(DB): $(BIN)/.installed build_db.py $(wildcard hkcnews/*.py hkcnews/build/*.py) $(SEED_FILES)
 	$(BIN)/python build_db.py --seeds $(SEEDS_DIR) --db $(DB)
 
-serve: $(DB)
+serve: $(DB) ## build news.db from seeds/ when it changed, serve it at http://127.0.0.1:8001 (PORT=…)
 	$(BIN)/python -m hkcnews.serve $(DB) --port $(PORT)
 
-archive: archive-db
+archive: archive-db ## clone (or update) the whole public backup, build it, serve it
 	$(BIN)/python -m hkcnews.serve $(ARCHIVE_DB) --port $(PORT)
 
 # Clones only the newest commit (the files, not their history), or brings
 # an earlier clone up to date (a shallow clone cannot merge, so it is reset
 # to the backup's newest commit: the folder is a copy, not a place to edit);
 # the build then reads only what changed.
-archive-db: $(BIN)/.installed
+archive-db: $(BIN)/.installed ## the same as archive, without serving
 	@if [ -d $(ARCHIVE_DIR)/.git ]; then \
 	  echo "Updating $(ARCHIVE_DIR) from $$(git -C $(ARCHIVE_DIR) remote get-url origin)"; \
 	  git -C $(ARCHIVE_DIR) fetch --quiet --depth 1 origin HEAD && \
@@ -89,7 +93,7 @@ archive-db: $(BIN)/.installed
 # The browser tests drive Debian's Chromium; fonts-noto-cjk makes the
 # Chinese in their screenshots legible. Installed when missing and apt-get
 # can run (root); otherwise the tests say how (and fail under CI=1).
-browser:
+browser: ## install Debian's chromium and CJK fonts for the browser tests (as root)
 	@if ! dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || [ ! -x $(CHROMIUM) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get install -y $(BROWSER_PACKAGES) >/dev/null || \
@@ -99,24 +103,28 @@ browser:
 	  fi; \
 	fi
 
-test: $(BIN)/.installed browser
+test: $(BIN)/.installed browser ## the whole suite, browser tests included (what CI runs)
 	$(BIN)/python -m pytest
 
-test-next:
+# No browser, no server, no whole builds: under a minute.
+test-fast: $(BIN)/.installed ## the fast tier of the suite
+	$(BIN)/python -m pytest -m "not slow"
+
+test-next: ## the whole suite on Datasette 1.0, in .venv-next/
 	$(MAKE) test NEXT=1
 
 # ruff, configured in pyproject.toml: `ruff format .` and `ruff check --fix .` mend most of it.
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed ## ruff's formatter and linter, as CI runs them
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
 # The property tests with fresh random seeds and ten times the examples
 # (CI runs them derandomized); a failure found becomes an @example.
-fuzz: $(BIN)/.installed
+fuzz: $(BIN)/.installed ## the property tests with fresh seeds, ten times the examples
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed ## the benchmark against stock Datasette (N=100000 files)
 	$(BIN)/python bench/run.py --files $(or $(N),100000)
 
-clean:
+clean: ## remove the virtual environments, news.db and test output
 	rm -rf .venv .venv-next news.db news.db.inspect.json news.db.metadata.yml news.db.datasette.yml .pytest_cache test-output full

@@ -22,7 +22,7 @@ own frequent words (titles, tags, categories, authors), drawn with a seed.
 A download is complete when its data rows, counted with the csv module,
 are as many as the same search's count (the table's JSON with _size=0);
 a short one, or one whose connection breaks, is an error. A 429 (the
-bundle's download queue, hkcnews/download_queue.py) is counted apart, and
+bundle's download queue, hkcnews/site/download_queue.py) is counted apart, and
 the reader asks again once its Retry-After has passed.
 
 --burst N: one client opens N downloads of the broadest one-character
@@ -66,8 +66,9 @@ from load import TIMEOUT, Tally  # noqa: E402
 from run import COMPUTE, cpu_model, free_port, make_corpus, read_whole  # noqa: E402
 from stock import build_stock  # noqa: E402
 
-from hkcnews import config  # noqa: E402
-from hkcnews.serve import SETTINGS, ensure_inspected, not_an_archive  # noqa: E402
+from hkcnews import compat  # noqa: E402
+from hkcnews.ours import not_an_archive  # noqa: E402
+from hkcnews.serve import SETTINGS, ensure_inspected  # noqa: E402
 from hkcnews.terms import _CJK_RUN  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -305,7 +306,7 @@ class Target:
     articles: list  # row keys, in the order of the bundle's articles
     lacks: frozenset = frozenset()
     # Stock's CSV without _stream holds only the first page of rows; the
-    # bundle's streams every match (hkcnews/downloads.py).
+    # bundle's streams every match (hkcnews/site/downloads.py).
     csv_extra: str = ""
 
     def path(self, kind, args):
@@ -331,7 +332,7 @@ class Target:
         return f"/{self.db}/articles.csv?_search={quote(term)}{self.csv_extra}"
 
     def count(self, term):
-        extra = "&_extra=count" if config.DATASETTE_1 else ""
+        extra = "&_extra=count" if compat.DATASETTE_1 else ""
         return f"/{self.db}/articles.json?_search={quote(term)}&_size=0{extra}"
 
 

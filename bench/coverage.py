@@ -49,8 +49,8 @@ BEFORE_THE_CHART = """
 import sys
 from datasette.cli import cli
 from datasette.facets import ColumnFacet
-import hkcnews.facets
-hkcnews.facets.ARCHIVE_FACETS[ColumnFacet] = ColumnFacet
+import hkcnews.site.facets
+hkcnews.site.facets.ARCHIVE_FACETS[ColumnFacet] = ColumnFacet
 cli(sys.argv[1:])
 """
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from memory import build_database, connection_owners, memory_mb, serving, worker_pids  # noqa: E402
 from run import COMPUTE, cpu_model  # noqa: E402
 
-from hkcnews.limits import MAX_VALUE_BYTES  # noqa: E402
+from hkcnews.site.limits import MAX_VALUE_BYTES  # noqa: E402
 from tests.helpers import SQL_CSV  # noqa: E402
 from tests.test_public import HOSTILE_SQL  # noqa: E402
 
@@ -50,7 +50,7 @@ PROBES = 20
 PROBE_PATH = "/news/articles.json?_size=1"
 
 # Where Datasette's pages put an error: the query page's message and the
-# error page's box (hkcnews/refusals.py renders error.html too).
+# error page's box (hkcnews/site/refusals.py renders error.html too).
 HTML_ERRORS = [
     re.compile(r'<p class="message-error">(.*?)</p>', re.S),
     re.compile(r'<div style="padding: 1em; margin: 1em 0; border: 3px solid red;">(.*?)</div>', re.S),
@@ -129,7 +129,7 @@ def corpus_line(db):
     return (
         f"{files:,} files: {articles:,} articles, longest body {longest:,} characters; "
         f"group_concat(body) would be {body_bytes / 1e6:,.1f} MB, "
-        f"{body_bytes / MAX_VALUE_BYTES:,.0f} times the length limit (hkcnews/limits.py)"
+        f"{body_bytes / MAX_VALUE_BYTES:,.0f} times the length limit (hkcnews/site/limits.py)"
     )
 
 

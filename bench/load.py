@@ -55,7 +55,7 @@ TIMEOUT = 10.0
 def request_mix(ids, tags, csv_size="max"):
     """(label, weight, path maker) for each kind of request a reader makes.
     The CSV is what a search page's CSV link gives (every matching article,
-    since hkcnews/downloads.py), or with ``csv_size`` a number, that many
+    since hkcnews/site/downloads.py), or with ``csv_size`` a number, that many
     of the first rows, as the link gave before."""
     word = lambda rng: quote(rng.choice(SEARCH_WORDS))  # noqa: E731
     return [

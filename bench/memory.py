@@ -9,7 +9,7 @@ bench/run.py does; or of --seeds DIR) in --workdir, once: build_db.py reads
 again only the files that changed, so a second run starts at once. Serves it
 with `python -m hkcnews.serve --workers 2` on a loopback port, then asks for
 --pages DISTINCT pages, --concurrency at a time, without cookies, so that
-every page is computed and kept by the page cache (hkcnews/cache.py) as a
+every page is computed and kept by the page cache (hkcnews/site/cache.py) as a
 public instance's readers fill it: the articles of each tag (then the same
 with other page sizes and sorts), article pages, figure pages, searches of
 the figures and of the articles for distinct words, in turn.
@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from run import cpu_model, free_port, make_corpus  # noqa: E402
 
-from hkcnews.cache import CACHE_HEADER, MAX_BYTES, MAX_PAGE_BYTES, MAX_PAGES  # noqa: E402
+from hkcnews.site.cache import CACHE_HEADER, MAX_BYTES, MAX_PAGE_BYTES, MAX_PAGES  # noqa: E402
 from hkcnews.terms import _CJK_RUN  # noqa: E402
 
 WORKERS = 2

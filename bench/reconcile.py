@@ -96,7 +96,7 @@ def looking_time(seeds):
     the part of a build that reconciling adds (build_db.py's first pass)."""
     sys.path.insert(0, str(ROOT))
     from build_db import look_at
-    from hkcnews.plan import plan, scan
+    from hkcnews.build.plan import plan, scan
 
     start = time.perf_counter()
     files = scan(seeds)

@@ -43,7 +43,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 from datasette.utils import tilde_encode  # noqa: E402
 from reconcile import MAKE_CORPUS  # noqa: E402
 
-from hkcnews import config  # noqa: E402
+from hkcnews import compat, config  # noqa: E402
 from hkcnews.serve import SETTINGS, ensure_inspected  # noqa: E402
 from hkcnews.terms import _CJK_RUN, fold, fts_query, visible_text  # noqa: E402
 
@@ -111,7 +111,7 @@ def serving(command, port):
 
 
 # Sent with every timed request: the bundle's page cache passes requests
-# with cookies through (hkcnews/cache.py), so the page is computed.
+# with cookies through (hkcnews/site/cache.py), so the page is computed.
 COMPUTE = {"bench": "computed"}
 
 
@@ -331,7 +331,7 @@ def measure_pages(bundle_db, stock_db, docs):
     # As the README serves it: metadata.yml, and on Datasette 1.0 the pair
     # hkcnews/config.py writes from it (1.0 reads canned queries only from -c).
     plain_config = (
-        config.write(bundle_db.parent / "plain") if config.DATASETTE_1 else ["-m", str(ROOT / "metadata.yml")]
+        config.write(bundle_db.parent / "plain") if compat.DATASETTE_1 else ["-m", str(ROOT / "metadata.yml")]
     )
     servers = {
         "bundle": lambda port: [sys.executable, "-m", "hkcnews.serve", str(bundle_db), "--port", str(port)],

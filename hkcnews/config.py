@@ -14,18 +14,17 @@ the installed Datasette reads, for ``datasette serve`` or ``publish``.
 import copy
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
-from datasette.version import __version__ as DATASETTE_VERSION
 
-from .months import ARTICLES_PER_MONTH_SQL
+from hkcnews.compat import DATASETTE_1, DATASETTE_VERSION
+from hkcnews.months import ARTICLES_PER_MONTH_SQL
 
-ROOT = Path(__file__).resolve().parent.parent
-METADATA = ROOT / "metadata.yml"
+# The top-level metadata.yml: in a checkout hkcnews/metadata.yml links to
+# it, and an installed package carries a copy (pyproject.toml).
+METADATA = Path(__file__).resolve().parent / "metadata.yml"
 
-DATASETTE_1 = int(DATASETTE_VERSION.split(".")[0]) >= 1
-# The name of the installed line, as the locks in requirements/ are named.
-LINE = "1.0" if DATASETTE_1 else "0.65"
 
 # What Datasette 1.0 reads from configuration instead of metadata, for each
 # table (the keys its own move_table_config moves, named here so that the
@@ -93,6 +92,28 @@ def datasette_kwargs(metadata=None):
         return {"metadata": copy.deepcopy(metadata)}
     metadata, config = split(with_query_sql(metadata))
     return {"metadata": metadata, "config": config}
+
+
+# The plugin's name in Datasette's plugin settings.
+PLUGIN = "hkcnews"
+
+
+def public_url_parts(public_url):
+    """(scheme, host) of the plugin setting public_url (hkcnews/site/address.py);
+    ValueError naming it when it is not an http:// or https:// address."""
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"public_url {public_url!r}: not an http:// or https:// address")
+    return parts.scheme, parts.netloc
+
+
+def with_public_url(metadata, public_url):
+    """The metadata with the plugin setting public_url (hkcnews/site/address.py), when given."""
+    if not public_url:
+        return metadata
+    plugins = dict(metadata.get("plugins") or {})
+    plugins[PLUGIN] = {**(plugins.get(PLUGIN) or {}), "public_url": public_url}
+    return {**metadata, "plugins": plugins}
 
 
 class _Dumper(yaml.SafeDumper):

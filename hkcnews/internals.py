@@ -1,11 +1,12 @@
-"""Where the plugin uses Datasette beyond its documented plugin hooks, or
-differently on the 0.65 line and the 1.0 alphas: in one place, each with
-the reason, and each checked by tests/test_internals.py so that a Datasette
-release that changes it fails loudly there instead of quietly elsewhere.
+"""Where the plugin uses Datasette beyond its documented plugin hooks: in
+one place, each with the reason, and each checked by
+tests/test_internals.py so that a Datasette release that changes it fails
+loudly there instead of quietly elsewhere. (Calls whose documented API
+differs between Datasette 0.65 and 1.0 are hkcnews/compat.py.)
 
 Two more live where they must, and are tested there too: the plugin's
 escape_fts replaces Datasette's own SQL function (a ``trylast``
-prepare_connection hook in hkcnews/plugin), and the templates beside the
+prepare_connection hook in hkcnews/site), and the templates beside the
 plugin read Datasette's template context (``display_rows`` of the table
 page, whose cells name their column; ``database_color``, a function on
 0.65 and a string on 1.0) and include Datasette's own templates
@@ -18,18 +19,18 @@ import copy
 from datasette import hookimpl
 from datasette.utils import await_me_maybe
 
-from .config import DATASETTE_1
+from hkcnews.compat import DATASETTE_1
 
 # Datasette's clause for ?_search= on a table with an FTS index
 # (datasette/filters.py, search_filters; the same on 0.65 and 1.0), which
-# hkcnews/facets.py rewrites to be read in date order. Found by string, as
+# hkcnews/site/facets.py rewrites to be read in date order. Found by string, as
 # Datasette gives the filters as SQL text.
 STOCK_SEARCH_CLAUSE = "rowid in (select rowid from {fts} where {fts} match escape_fts(:search))"
 
 
 def served_datasette(db, inspect_data, settings, **configuration):
     """The Datasette that ``datasette serve -i DB --inspect-file … --setting
-    …`` builds, for an ASGI server of our own (hkcnews/asgi.py): no
+    …`` builds, for an ASGI server of our own (hkcnews/serve/asgi.py): no
     documented API builds the app the command line would, and these
     constructor arguments (inspect_data, settings) are the ones its
     serve command passes."""
@@ -87,82 +88,6 @@ def rewriting_search_filters(rewrite):
         outcome.force_result([rewritten(hook) for hook in outcome.get_result()])
 
     return wrapper
-
-
-async def ensure_can_view_table(datasette, actor, database, table):
-    """Raises Forbidden unless ``actor`` may see ``table``: the checks of
-    Datasette's own table page, on both lines (each has a documented call
-    for it, but not the same one)."""
-    if not DATASETTE_1:
-        await datasette.ensure_permissions(
-            actor, [("view-table", (database, table)), ("view-database", database), "view-instance"]
-        )
-        return
-    from datasette.resources import TableResource
-
-    # 1.0 resolves the database's and the instance's rules for a table.
-    await datasette.ensure_permission(action="view-table", resource=TableResource(database, table), actor=actor)
-
-
-async def ensure_can_download(datasette, actor, database):
-    """Raises Forbidden unless ``actor`` may download the file of
-    ``database``: the checks of Datasette's own download view, on both lines."""
-    if not DATASETTE_1:
-        await datasette.ensure_permissions(
-            actor, [("view-database-download", database), ("view-database", database), "view-instance"]
-        )
-        return
-    from datasette.resources import DatabaseResource
-
-    await datasette.ensure_permission(
-        action="view-database-download", resource=DatabaseResource(database=database), actor=actor
-    )
-
-
-def renderer_with_truncation(render):
-    """An output renderer's ``render`` callback for each line, from
-    ``render(rows, columns, truncated, error)``: Datasette passes a
-    callback the arguments its signature names, and 1.0 names the
-    truncation and the error as arguments of their own where 0.65 has them
-    only in ``data`` (which 1.0 keeps without them)."""
-    if DATASETTE_1:
-
-        def render_1(rows, columns, truncated, error):
-            return render(rows, columns, truncated, error)
-
-        return render_1
-
-    def render_065(rows, columns, data):
-        return render(rows, columns, data.get("truncated"), data.get("error"))
-
-    return render_065
-
-
-async def stored_queries(datasette, database, actor):
-    """[(name, title, description)] of the canned queries of ``database``
-    that ``actor`` may run, in the order they are configured."""
-    if not DATASETTE_1:
-        # 0.65 documents no other way to list them.
-        queries = await datasette.get_canned_queries(database, actor)
-        return [(name, q.get("title"), q.get("description")) for name, q in queries.items()]
-    # 1.0: the stored queries API; it lists in its own order, so the
-    # configured order is restored from the configuration where it has them.
-    page = await datasette.list_queries(database, actor=actor, limit=1000)
-    configured = list(((datasette.config or {}).get("databases") or {}).get(database, {}).get("queries") or {})
-    order = {name: i for i, name in enumerate(configured)}
-    found = sorted(page.queries, key=lambda q: (order.get(q.name, len(order)), q.name))
-    return [(q.name, q.title, q.description) for q in found]
-
-
-async def canned_query_sql(datasette, database, name):
-    """The SQL of a canned query, or None if there is no such query."""
-    if not DATASETTE_1:
-        # 0.65: the same lookup its query view makes (no actor: the
-        # permission was checked when the query ran).
-        query = await datasette.get_canned_query(database, name, None)
-        return (query or {}).get("sql")
-    query = await datasette.get_query(database, name)
-    return query.sql if query else None
 
 
 def described_archive(metadata):

@@ -4,10 +4,14 @@ serves those as stock Datasette would."""
 
 import sqlite3
 import weakref
+from pathlib import Path
 
 from datasette.utils import tilde_decode
 
-from .terms import TERMS_SCHEME
+from hkcnews.terms import TERMS_SCHEME
+
+# The one name of the articles table, which the build writes and every page reads.
+ARTICLES = "articles"
 
 _BUILT_BY_US = weakref.WeakKeyDictionary()
 
@@ -37,4 +41,21 @@ async def archive_in_path(datasette, path):
     database = tilde_decode(path.lstrip("/").split("/")[0].split(".")[0])
     if database in datasette.databases and await built_by_us(datasette, database):
         return datasette.databases[database]
+    return None
+
+
+def not_an_archive(db):
+    """Why ``db`` cannot be served as an archive, or None."""
+    if not Path(db).is_file():
+        return f"{db}: no such file"
+    try:
+        conn = sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)
+        try:
+            built = built_by_this_bundle(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        return f"{db}: not an SQLite database ({e})"
+    if not built:
+        return f"{db}: not an archive built by this version of build_db.py (python build_db.py --seeds DIR --db {db})"
     return None

@@ -17,8 +17,8 @@ import json
 import sqlite3
 import sys
 
-from .serve import not_an_archive
-from .terms import MATCH_NOTHING, fts_query
+from hkcnews.serve import not_an_archive
+from hkcnews.terms import MATCH_NOTHING, fts_query
 
 # Columns shown for each searchable table; most relevant first, as the
 # canned search ranks articles (a match in the title counts more).

@@ -1,10 +1,15 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import settings
 
 from build_db import build
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, Watcher, require_chromium, stay_on_loopback
-from .helpers import CORPUS, FUZZ, HOSTILE, SEEDS, datasette_for, seeds_with
+from .helpers import CORPUS, FUZZ, HOSTILE, ROOT, SEEDS, datasette_for, seeds_with
 from .server import Server
 
 # The property tests draw the same examples on every run (a red CI means a
@@ -13,6 +18,27 @@ from .server import Server
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("fuzz", derandomize=False, print_blob=True)
 settings.load_profile("fuzz" if FUZZ else "ci")
+
+# What `make test-fast` leaves out: tests that start a server, a browser or a
+# virtual environment, build a corpus of their own, or run the property tests.
+SLOW_MODULES = {
+    "test_archive",
+    "test_browser",
+    "test_browser_research",
+    "test_fuzz",
+    "test_interruption",
+    "test_package",
+    "test_public",
+    "test_publish",
+    "test_search_download",
+    "test_serving",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +103,31 @@ def page(browser, server):
     page.watcher = Watcher(page)
     yield page
     context.close()
+
+
+def _not_for_the_wheel(folder, names):
+    # What setuptools would pick up or write into a source tree: hidden
+    # folders, builds, databases; build/ only at the top (hkcnews/build/ is code).
+    return [
+        n
+        for n in names
+        if n.startswith(".")
+        or n in {"dist", "test-output", "__pycache__"}
+        or n.endswith((".db", ".egg-info"))
+        or (Path(folder) == ROOT and n == "build")
+    ]
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory):
+    """This package's wheel, as `pip wheel` builds it from a copy of the checkout."""
+    source = tmp_path_factory.mktemp("source") / "repository"
+    shutil.copytree(ROOT, source, ignore=_not_for_the_wheel)
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = dist.glob("*.whl")
+    return built

@@ -8,7 +8,7 @@ from pathlib import Path
 from datasette.app import Datasette
 
 from build_db import build
-from hkcnews import config
+from hkcnews import compat, config
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -165,17 +165,17 @@ async def get_json(ds, path, **params):
 # only when asked (?_extra=), its facets under "results", and its count as
 # "count": table_json asks for them and gives them 0.65's names, so that a
 # test reads both lines alike. EXTRA is what it adds to the query string.
-EXTRA = {"_extra": "facet_results,suggested_facets,count,query"} if config.DATASETTE_1 else {}
+EXTRA = {"_extra": "facet_results,suggested_facets,count,query"} if compat.DATASETTE_1 else {}
 # Where an SQL query's CSV is (1.0 redirects the old address there).
-SQL_CSV = "/news/-/query.csv" if config.DATASETTE_1 else "/news.csv"
+SQL_CSV = "/news/-/query.csv" if compat.DATASETTE_1 else "/news.csv"
 # The same for a query's SQL and parameters.
-QUERY_EXTRA = {"_extra": "query"} if config.DATASETTE_1 else {}
+QUERY_EXTRA = {"_extra": "query"} if compat.DATASETTE_1 else {}
 
 
 async def table_json(ds, path, **params):
     """A table's JSON as Datasette 0.65 gives it, on either line."""
     data = await get_json(ds, path, **params, **EXTRA)
-    if config.DATASETTE_1 and isinstance(data, dict):
+    if compat.DATASETTE_1 and isinstance(data, dict):
         data["facet_results"] = data["facet_results"]["results"]
         data["filtered_table_rows_count"] = data["count"]
     return data

@@ -23,14 +23,17 @@ class Server:
     free loopback port, in a process group of its own so that stop() ends
     its workers too. With ``plain``, `datasette serve DB -m metadata.yml`
     and those extra arguments instead, as Datasette's documentation serves
-    a database. ``options`` go to hkcnews.serve."""
+    a database. ``options`` go to hkcnews.serve; ``command`` serves with
+    another command (an installed one), from ``cwd``."""
 
-    def __init__(self, db, plain=None, options=()):
+    def __init__(self, db, plain=None, options=(), command=None, cwd=None):
         self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(db).with_suffix(".serve.log")
-        if plain is None:
+        if command is not None:
+            command = [*command, str(db), *options]
+        elif plain is None:
             command = [sys.executable, "-m", "hkcnews.serve", str(db), *options]
         else:
             datasette = Path(sys.executable).with_name("datasette")
@@ -40,6 +43,7 @@ class Server:
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            cwd=cwd,
         )
 
     def wait(self, timeout=30):

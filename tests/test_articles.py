@@ -4,7 +4,7 @@ archive repaired or rejected."""
 import pytest
 
 from build_db import build
-from hkcnews.articles import InvalidArticle, NotAnArticle, parse_article, split_body
+from hkcnews.build.articles import InvalidArticle, NotAnArticle, parse_article, split_body
 
 from .helpers import article_md, figure_html, rows, write_articles
 

@@ -221,7 +221,7 @@ def test_failed_rebuild_keeps_the_previous_database(tmp_path, corpus_folder):
 
 
 def test_code_version_covers_every_module_the_build_imports():
-    from hkcnews.plan import build_modules
+    from hkcnews.build.plan import build_modules
 
     imported = subprocess.run(
         [

@@ -4,7 +4,7 @@ the same bytes; nothing else is."""
 import pytest
 from datasette.app import Datasette
 
-import hkcnews.cache
+import hkcnews.site.cache
 
 from .helpers import configured, datasette_for
 
@@ -64,7 +64,7 @@ async def test_errors_and_redirects_are_not_kept(served, path):
 
 
 async def test_a_page_longer_than_the_limit_passes_through_whole(served, monkeypatch):
-    monkeypatch.setattr(hkcnews.cache, "MAX_PAGE_BYTES", 1000)
+    monkeypatch.setattr(hkcnews.site.cache, "MAX_PAGE_BYTES", 1000)
     first = await served.client.get("/news/articles.csv?_stream=on&_size=max")
     again = await served.client.get("/news/articles.csv?_stream=on&_size=max")
     assert len(first.content) > 1000 and again.content == first.content
@@ -77,7 +77,7 @@ async def test_the_least_recently_used_page_goes_first(served, monkeypatch):
     sizes = [int((await served.client.get(p, cookies={"x": "1"})).headers["content-length"]) for p in pages]
     # Room for any two of the pages, not for all three (a page's size varies
     # by a byte or two: it says how long its queries took).
-    monkeypatch.setattr(hkcnews.cache, "MAX_BYTES", sum(sizes) - min(sizes) // 2)
+    monkeypatch.setattr(hkcnews.site.cache, "MAX_BYTES", sum(sizes) - min(sizes) // 2)
     for page in pages:
         await served.client.get(page)
     assert [HIT in (await served.client.get(p)).headers for p in reversed(pages)] == [True, True, False]
@@ -85,7 +85,7 @@ async def test_the_least_recently_used_page_goes_first(served, monkeypatch):
 
 async def test_the_cache_keeps_at_most_max_pages(served, monkeypatch):
     pages = ["/news/articles/39427", "/news/articles/50001", "/news/articles/50002"]
-    monkeypatch.setattr(hkcnews.cache, "MAX_PAGES", 2)
+    monkeypatch.setattr(hkcnews.site.cache, "MAX_PAGES", 2)
     for page in pages:
         await served.client.get(page)
     assert [HIT in (await served.client.get(p)).headers for p in reversed(pages)] == [True, True, False]
@@ -108,7 +108,7 @@ async def test_a_gzipped_page_and_a_plain_one_are_kept_apart(served):
 NOT_WHOLE_PLUGIN = """
 from datasette import hookimpl
 from datasette.utils.asgi import Response
-from hkcnews.cache import do_not_keep
+from hkcnews.site.cache import do_not_keep
 
 
 async def page(request):

@@ -12,7 +12,7 @@ import pytest
 
 from bench.reconcile import MAKE_CORPUS, agreement
 from build_db import build
-from hkcnews.captures import Capture, clauses, containment, failed_reason, reconcile
+from hkcnews.build.captures import Capture, clauses, containment, failed_reason, reconcile
 
 from .helpers import (
     article_md,

@@ -7,7 +7,7 @@ import sys
 import yaml
 from datasette.app import Datasette
 
-from hkcnews import config
+from hkcnews import compat, config
 from hkcnews.months import ARTICLES_PER_MONTH_SQL
 
 from .helpers import get_json, html_of
@@ -73,7 +73,7 @@ def test_command_writes_what_the_installed_datasette_reads(tmp_path):
         [sys.executable, "-m", "hkcnews.config", str(tmp_path / "conf")], capture_output=True, text=True, check=True
     )
     conf = tmp_path / "conf"
-    options = f"-m {conf / 'metadata.yml'}" + (f" -c {conf / 'datasette.yml'}" if config.DATASETTE_1 else "")
+    options = f"-m {conf / 'metadata.yml'}" + (f" -c {conf / 'datasette.yml'}" if compat.DATASETTE_1 else "")
     assert result.stdout == f"Datasette {config.DATASETTE_VERSION}: datasette serve news.db {options}\n"
     assert sorted(p.name for p in conf.iterdir()) == sorted(options.replace(f"{conf}/", "").split()[1::2])
 

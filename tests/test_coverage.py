@@ -1,5 +1,5 @@
 """The month chart of a search or filter on the articles table, and the
-articles per month behind it (hkcnews/coverage.py, hkcnews/months.py)."""
+articles per month behind it (hkcnews/site/coverage.py, hkcnews/months.py)."""
 
 import re
 import sqlite3

@@ -133,7 +133,7 @@ def test_every_table_and_canned_query_is_documented():
 
 
 def test_every_column_of_articles_and_captures_is_described():
-    from hkcnews.tables import ARTICLE_COLUMNS, CAPTURE_COLUMNS
+    from hkcnews.build.tables import ARTICLE_COLUMNS, CAPTURE_COLUMNS
 
     tables = METADATA["databases"]["news"]["tables"]
     assert list(tables["articles"]["columns"]) == list(ARTICLE_COLUMNS)

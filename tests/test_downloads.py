@@ -13,8 +13,8 @@ import sqlite_utils
 from datasette.app import Datasette
 
 from build_db import build
-from hkcnews.downloads import IncompleteDownload
 from hkcnews.serve import SETTINGS
+from hkcnews.site.downloads import IncompleteDownload
 
 from .helpers import SQL_CSV, article_md, configured, seeds_with
 from .server import Server

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 import sqlite_utils
 
-import hkcnews.facets
+import hkcnews.site.facets
 from build_db import build
 
 from .helpers import EXTRA, article_md, datasette_for, seeds_with, table_json
@@ -76,8 +76,8 @@ async def hit_ids(ds, query):
 def count_in_rounds(monkeypatch, batch):
     """Rounds of ``batch`` tags, the first one too: no estimate of how many
     tags the first round needs, so the facet must find when to stop."""
-    monkeypatch.setattr(hkcnews.facets, "COMMON_TAGS_BATCH", batch)
-    monkeypatch.setattr(hkcnews.facets, "FIRST_ROUND_MARGIN", 1e9)
+    monkeypatch.setattr(hkcnews.site.facets, "COMMON_TAGS_BATCH", batch)
+    monkeypatch.setattr(hkcnews.site.facets, "FIRST_ROUND_MARGIN", 1e9)
 
 
 @pytest.mark.parametrize("batch", [1, 2, 5, 64, None])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hkcnews.figures import extract_figures, split_credit
+from hkcnews.build.figures import extract_figures, split_credit
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from build_db import BuildFailed, build
-from hkcnews.prepare import prepare_group, scan_capture
+from hkcnews.build.prepare import prepare_group, scan_capture
 
 from .helpers import FUZZ_SCALE, SEEDS, write_articles
 

@@ -15,12 +15,12 @@ from datasette.facets import ArrayFacet, ColumnFacet
 from datasette.plugins import pm
 from datasette.utils.asgi import Forbidden, Request
 
-from hkcnews import internals
-from hkcnews.asgi import archive_datasette
-from hkcnews.browse import ARTICLE_LIST_COLUMNS
-from hkcnews.facets import ARCHIVE_FACETS, TagsFacet, YearsFromMonths
+from hkcnews import compat, internals
 from hkcnews.months import ARTICLES_PER_MONTH_SQL
 from hkcnews.serve import SETTINGS, ensure_inspected
+from hkcnews.serve.asgi import archive_datasette
+from hkcnews.site.facets import ARCHIVE_FACETS, TagsFacet, YearsFromMonths
+from hkcnews.site.template_data import ARTICLE_LIST_COLUMNS
 from hkcnews.terms import fts_query
 
 from .helpers import METADATA, datasette_for, html_of, private_archive, table_json
@@ -88,15 +88,15 @@ async def test_home_page_partial_shows_each_archive(ds):
 
 async def test_stored_queries_are_listed_in_the_order_configured(ds):
     await ds.invoke_startup()
-    queries = await internals.stored_queries(ds, "news", None)
+    queries = await compat.stored_queries(ds, "news", None)
     assert [name for name, _, _ in queries] == list(METADATA["databases"]["news"]["queries"])
     assert queries[0][1] == METADATA["databases"]["news"]["queries"]["search"]["title"]
 
 
 async def test_canned_query_sql_is_found_by_name(ds):
     await ds.invoke_startup()
-    assert await internals.canned_query_sql(ds, "news", "articles_per_month") == ARTICLES_PER_MONTH_SQL
-    assert await internals.canned_query_sql(ds, "news", "no_such_query") is None
+    assert await compat.canned_query_sql(ds, "news", "articles_per_month") == ARTICLES_PER_MONTH_SQL
+    assert await compat.canned_query_sql(ds, "news", "no_such_query") is None
 
 
 async def test_any_name_is_described_as_the_archive(archive):
@@ -110,8 +110,8 @@ async def test_a_private_table_is_refused(corpus_db):
     ds = private_archive(corpus_db)
     await ds.invoke_startup()
     with pytest.raises(Forbidden):
-        await internals.ensure_can_view_table(ds, None, "news", "articles")
-    await internals.ensure_can_view_table(ds, {"id": "editor"}, "news", "articles")
+        await compat.ensure_can_view_table(ds, None, "news", "articles")
+    await compat.ensure_can_view_table(ds, {"id": "editor"}, "news", "articles")
 
 
 async def test_served_datasette_has_the_settings_and_the_row_counts(corpus_db):

@@ -111,7 +111,7 @@ def test_killed_build_leaves_the_previous_database(tmp_path, big_seeds):
 HALF_A_BATCH = r"""
 import multiprocessing, os, struct, sys
 sys.path.insert(0, sys.argv[1])
-from hkcnews.fts import fts_writer
+from hkcnews.build.fts import fts_writer
 context = multiprocessing.get_context("fork")
 queue = context.Queue()
 context.Process(target=fts_writer, args=(sys.argv[2], queue, os.getpid())).start()

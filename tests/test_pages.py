@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from datasette.app import Datasette
 
-from hkcnews.browse import ARTICLE_LIST_COLUMNS
-from hkcnews.charts import month_chart_svg
-from hkcnews.pages import absolute_url, article_html
+from hkcnews.site.charts import month_chart_svg
+from hkcnews.site.safe_html import absolute_url, article_html
+from hkcnews.site.template_data import ARTICLE_LIST_COLUMNS
 
 from .helpers import configured, datasette_for, html_of, table_json
 

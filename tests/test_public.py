@@ -24,10 +24,10 @@ from datasette.app import Datasette
 
 from build_db import build
 from hkcnews import config
-from hkcnews.database_file import byte_range
-from hkcnews.download_queue import RETRY_AFTER_SECONDS, RUNNING, WAITING
-from hkcnews.facets import OwnCounts
-from hkcnews.limits import MAX_RESULT_SIZE, MAX_VALUE_BYTES
+from hkcnews.site.database_file import byte_range
+from hkcnews.site.download_queue import RETRY_AFTER_SECONDS, RUNNING, WAITING
+from hkcnews.site.facets import OwnCounts
+from hkcnews.site.limits import MAX_RESULT_SIZE, MAX_VALUE_BYTES
 
 from .helpers import CORPUS, EXTRA, SQL_CSV, article_md, datasette_for, seeds_with
 from .server import Server

@@ -1,4 +1,4 @@
-"""Serving beyond one machine: the README's `datasette publish cloudrun`
+"""Serving beyond one machine: docs/public.md's `datasette publish cloudrun`
 command, run for real up to the cloud. A stand-in `gcloud` on PATH records
 what Datasette asks of Google Cloud and keeps the build context it uploads,
 so the test sees the image's Dockerfile and files; the wheel it installs is
@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from hkcnews import config
-from hkcnews.serve import SETTINGS, deploy_lock, publish_args
+from hkcnews.serve import SETTINGS
+from hkcnews.serve.publish import deploy_lock, publish_args
 
 from .helpers import ROOT
 from .server import free_port
@@ -33,36 +34,17 @@ esac
 """
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    # From a copy: setuptools writes build/ and *.egg-info into the source.
-    source = tmp_path_factory.mktemp("source") / "repository"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(".*", "build", "dist", "test-output", "*.db", "*.egg-info", "__pycache__"),
-    )
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)],
-        check=True,
-        capture_output=True,
-    )
-    (built,) = dist.glob("*.whl")
-    return built
-
-
 def test_wheel_carries_the_plugin_and_its_templates(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for template in ("row.html", "_table.html", "_description_source_license.html"):
-        assert f"hkcnews/plugin/templates/{template}" in names
+        assert f"hkcnews/site/templates/{template}" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "[datasette]\nhkcnews = hkcnews.plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[datasette]\nhkcnews = hkcnews.site" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 @pytest.mark.parametrize("line", ["0.65", "1.0"])
 def test_readme_shows_the_publish_command(line):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "public.md").read_text(encoding="utf-8")
     assert shlex.join(publish_args(line=line)) in re.sub(r" *\\\n *", " ", readme)
 
 

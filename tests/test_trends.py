@@ -1,4 +1,4 @@
-"""The trends page: terms compared month by month (hkcnews/trends.py)."""
+"""The trends page: terms compared month by month (hkcnews/site/trends.py)."""
 
 import re
 from urllib.parse import parse_qs, urlsplit

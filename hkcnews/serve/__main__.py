@@ -1,0 +1,5 @@
+import sys
+
+from hkcnews.serve import main
+
+sys.exit(main())

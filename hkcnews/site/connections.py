@@ -1,0 +1,41 @@
+"""What every connection Datasette opens to an archive gets: the archive's
+query function (escape_fts, which the search box, ?_search= and
+datasette-search-all call), search excerpts, memory-mapped reads, and the
+limits of hkcnews/site/limits.py."""
+
+from hkcnews.ours import built_by_this_bundle
+from hkcnews.site.excerpts import excerpt
+from hkcnews.site.limits import bound
+from hkcnews.terms import MATCH_NOTHING, fts_query
+
+MMAP_BYTES = 8 * 1024**3
+
+
+def _never_raise(function, fallback):
+    # An exception inside an SQL function becomes an SQL error and an error
+    # page; a reader's query must never cause one.
+    def wrapper(*args):
+        try:
+            return function(*("" if a is None else str(a) for a in args))
+        except Exception:
+            return fallback
+
+    return wrapper
+
+
+def prepare(conn):
+    """Called by the plugin's prepare_connection hook, after Datasette's own."""
+    # Runs after Datasette's own prepare_connection, so this escape_fts
+    # replaces the stock one: the table search box, ?_search= and
+    # datasette-search-all all call escape_fts(:search). Other databases keep
+    # the stock function, since their indexes hold plain words.
+    if built_by_this_bundle(conn):
+        conn.create_function("escape_fts", 1, _never_raise(fts_query, MATCH_NOTHING), deterministic=True)
+        # A search for a common word reads tens of thousands of article rows
+        # by rowid; through mmap each is a memory access instead of a read()
+        # call, which halves the time of such pages on the whole archive.
+        conn.execute(f"pragma mmap_size = {MMAP_BYTES}")
+        # A visitor's SQL runs on this connection: bounded in size as well
+        # as in time (hkcnews/site/limits.py).
+        bound(conn)
+    conn.create_function("search_excerpt", 2, _never_raise(excerpt, ""), deterministic=True)
