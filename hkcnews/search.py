@@ -17,7 +17,7 @@ import json
 import sqlite3
 import sys
 
-from hkcnews.serve import not_an_archive
+from hkcnews.ours import not_an_archive
 from hkcnews.terms import MATCH_NOTHING, fts_query
 
 # Columns shown for each searchable table; most relevant first, as the

@@ -20,12 +20,13 @@ settings.register_profile("fuzz", derandomize=False, print_blob=True)
 settings.load_profile("fuzz" if FUZZ else "ci")
 
 # What `make test-fast` leaves out: tests that start a server, a browser or a
-# virtual environment, build a corpus of their own, or run the property tests.
+# virtual environment, build a corpus of their own, or run a thousand queries.
 SLOW_MODULES = {
     "test_archive",
     "test_browser",
     "test_browser_research",
     "test_fuzz",
+    "test_hostile_queries",
     "test_interruption",
     "test_package",
     "test_public",
@@ -35,9 +36,14 @@ SLOW_MODULES = {
 }
 
 
+# And the tests of a fixture that generates a corpus of its own.
+SLOW_FIXTURES = {"generated"}
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+        slow_module = item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES
+        if slow_module or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 

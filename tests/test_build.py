@@ -234,4 +234,6 @@ def test_code_version_covers_every_module_the_build_imports():
         cwd=ROOT,
         check=True,
     ).stdout.split()
-    assert [f"hkcnews.{name}" for name in build_modules()] == imported
+    # What a build runs but what it writes does not depend on: the pool and
+    # the rename (hkcnews.build itself) and the command line.
+    assert build_modules() == [m for m in imported if m not in ("hkcnews.build", "hkcnews.build.cli")]

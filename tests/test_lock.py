@@ -7,7 +7,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from hkcnews.config import LINE
+from hkcnews.compat import LINE
 
 from .helpers import ROOT
 

@@ -9,6 +9,7 @@ build leaves the previous database exactly as it was. When PATH was built
 before by the same code, only the groups of captures that changed are read
 again. The command line is cli.py (``hkcnews-build``, ``python build_db.py``).
 """
+
 import multiprocessing
 import os
 import re

@@ -71,4 +71,3 @@ def main(argv=None):
         print(f"skipped: {skipped}", file=sys.stderr)
     print(summary_line(args.db, summary))
     return 0
-

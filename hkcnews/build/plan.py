@@ -43,7 +43,9 @@ def build_modules():
             todo += [
                 n.module
                 for n in ast.walk(tree)
-                if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("hkcnews.")
+                if isinstance(n, ast.ImportFrom)
+                and n.module
+                and n.module.startswith("hkcnews.")
                 and _module_file(n.module).exists()
             ]
     return sorted(found)
