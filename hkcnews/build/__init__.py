@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import sqlite3
-import sys
 import threading
 import time
 from pathlib import Path
