@@ -1,7 +1,6 @@
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -9,7 +8,7 @@ from hypothesis import settings
 from build_db import build
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, Watcher, require_chromium, stay_on_loopback
-from .helpers import CORPUS, FUZZ, HOSTILE, ROOT, SEEDS, datasette_for, seeds_with
+from .helpers import CORPUS, FUZZ, HOSTILE, ROOT, SEEDS, datasette_for, not_for_the_wheel, seeds_with
 from .server import Server
 
 # The property tests draw the same examples on every run (a red CI means a
@@ -111,24 +110,11 @@ def page(browser, server):
     context.close()
 
 
-def _not_for_the_wheel(folder, names):
-    # What setuptools would pick up or write into a source tree: hidden
-    # folders, builds, databases; build/ only at the top (hkcnews/build/ is code).
-    return [
-        n
-        for n in names
-        if n.startswith(".")
-        or n in {"dist", "test-output", "__pycache__"}
-        or n.endswith((".db", ".egg-info"))
-        or (Path(folder) == ROOT and n == "build")
-    ]
-
-
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory):
     """This package's wheel, as `pip wheel` builds it from a copy of the checkout."""
     source = tmp_path_factory.mktemp("source") / "repository"
-    shutil.copytree(ROOT, source, ignore=_not_for_the_wheel)
+    shutil.copytree(ROOT, source, ignore=not_for_the_wheel)
     dist = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)],

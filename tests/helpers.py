@@ -264,3 +264,17 @@ HOSTILE_QUERIES = [
     "]]",
     "a'b",
 ]
+
+
+def not_for_the_wheel(folder, names):
+    """shutil.copytree's ignore for a copy of the checkout to build the package from."""
+    # What setuptools would pick up or write into a source tree: hidden
+    # folders, builds, databases; build/ only at the top (hkcnews/build/ is code).
+    return [
+        n
+        for n in names
+        if n.startswith(".")
+        or n in {"dist", "test-output", "__pycache__"}
+        or n.endswith((".db", ".egg-info"))
+        or (Path(folder) == ROOT and n == "build")
+    ]

@@ -2,6 +2,7 @@
 environment of its own, builds and serves an archive from a folder outside
 the checkout, its metadata and templates read from the installed package."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 
 from hkcnews.serve.publish import deploy_lock
 
-from .helpers import SEEDS
+from .helpers import ROOT, SEEDS, not_for_the_wheel
 from .server import Server
 
 
@@ -55,11 +56,37 @@ def test_the_installed_package_serves_a_chinese_search(installed, how):
         # 会谈, simplified, finds the seed's 會談: the installed plugin's search.
         url = server.url + "/news/articles.json?_shape=array&_col=title&_search=%E4%BC%9A%E8%B0%88"
         with urllib.request.urlopen(url, timeout=30) as response:
-            rows = response.read().decode("utf-8")
+            titles = [row["title"] for row in json.loads(response.read())]
         with urllib.request.urlopen(server.url + "/news/articles/39427", timeout=30) as response:
             page = response.read().decode("utf-8")
     finally:
         server.stop()
-    assert "中美阿拉斯加會談首日激烈交鋒" in rows
+    assert titles == ["中美阿拉斯加會談首日激烈交鋒　布林肯提香港、台灣　楊潔篪斥美方「居高臨下」"]
     # The archive's own article template, from the installed package.
     assert '<article class="hkc-article"' in page
+
+
+def test_python_m_build_makes_a_wheel_and_an_sdist_that_install(tmp_path):
+    source = tmp_path / "repository"
+    shutil.copytree(ROOT, source, ignore=not_for_the_wheel)
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(source)], check=True, capture_output=True)
+    (sdist,) = dist.glob("*.tar.gz")
+    (wheel,) = dist.glob("*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    # The dependencies as the deploy lock pins them, then each file in turn.
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", str(deploy_lock())], check=True)
+    for built in (sdist, wheel):
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(built)], check=True
+        )
+        found = subprocess.run(
+            [python, "-c", "import hkcnews.config as c, hkcnews.site; print(c.METADATA.read_text()[:10])"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert found.stdout.startswith("title: 眾新聞"), built.name
