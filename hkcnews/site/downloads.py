@@ -33,6 +33,7 @@ from datasette.utils.asgi import Response
 
 from hkcnews.compat import canned_query_sql
 from hkcnews.ours import archive_in_path
+from hkcnews.site.held import held_response
 
 PIECE_BYTES = 64 * 1024
 
@@ -106,14 +107,7 @@ class CompleteCsv:
         """A query's CSV (SQL, or a canned query) is one piece of at most
         max_returned_rows rows: it is held whole, and sent only if nothing
         was left out."""
-        messages = []
-
-        async def keep(message):
-            messages.append(message)
-
-        await self.app(scope, receive, keep)
-        start = next(m for m in messages if m["type"] == "http.response.start")
-        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        start, body = await held_response(self.app, scope, receive)
         if start["status"] == 200:
             if not body.strip():
                 # Datasette writes a query's CSV even when the query failed:
@@ -131,8 +125,8 @@ class CompleteCsv:
                     "the database.\n"
                 )
                 return await Response.text(message, status=400).asgi_send(send)
-        for message in messages:
-            await send(message)
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
 
     async def _query_error(self, scope):
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", [])}

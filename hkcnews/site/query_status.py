@@ -12,6 +12,7 @@ Datasette's error paragraph. A no-op on 0.65.
 
 from hkcnews.compat import DATASETTE_1
 from hkcnews.ours import archive_in_path
+from hkcnews.site.held import held_response
 
 # Datasette's query.html writes a query's error in this paragraph (the
 # same on 0.65 and 1.0; tests/test_public.py checks the status it gives).
@@ -30,14 +31,7 @@ class QueryErrorStatus:
             return await self.app(scope, receive, send)
         if not await archive_in_path(self.datasette, scope["path"]):
             return await self.app(scope, receive, send)
-        messages = []
-
-        async def hold(message):
-            messages.append(message)
-
-        await self.app(scope, receive, hold)
-        start = next(m for m in messages if m["type"] == "http.response.start")
-        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        start, body = await held_response(self.app, scope, receive)
         if start["status"] == 200 and ERROR_MARK in body:
             start = {**start, "status": 400}
         await send(start)
