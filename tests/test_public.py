@@ -391,7 +391,8 @@ def test_pages_send_headers_for_a_public_site(public, path):
     assert headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
-async def test_downloads_beyond_the_queue_get_429_with_retry_after(public_db):
+@pytest.mark.parametrize("suffix, lines", [(".csv", 35), (".jsonl", 34)])
+async def test_downloads_beyond_the_queue_get_429_with_retry_after(public_db, suffix, lines):
     ds = datasette_for(public_db)
     app = ds.app()
     release = asyncio.Event()
@@ -412,8 +413,8 @@ async def test_downloads_beyond_the_queue_get_429_with_retry_after(public_db):
             "type": "http",
             "http_version": "1.1",
             "method": "GET",
-            "path": "/news/articles.csv",
-            "raw_path": b"/news/articles.csv",
+            "path": f"/news/articles{suffix}",
+            "raw_path": f"/news/articles{suffix}".encode(),
             "query_string": b"_search=%E7%9A%84",
             "headers": [(b"host", b"localhost")],
             "scheme": "http",
@@ -438,7 +439,8 @@ async def test_downloads_beyond_the_queue_get_429_with_retry_after(public_db):
     bodies = [
         b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body") for messages in finished
     ]
-    assert all(body.count(b"\r\n") == 35 for body in bodies)  # the header and every match, each time
+    # Every match each time (and the CSV's header).
+    assert [body.count(b"\r\n" if suffix == ".csv" else b"\n") for body in bodies] == [lines] * len(bodies)
 
 
 def test_a_plain_datasette_serve_is_bounded_and_unpoisoned_too(public_db):
