@@ -37,6 +37,7 @@ __all__ = [
     "index_terms",
     "index_chars",
     "index_article",
+    "article_text",
     "query_terms",
     "fts_query",
     "TERMS_SCHEME",
@@ -130,6 +131,24 @@ def visible_text(markdown):
     text = _TAG.sub(" ", text)
     text = html.unescape(text)
     return _URL.sub(" ", text)
+
+
+_SPACES = re.compile(r"\s+")
+_MARKDOWN_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}|>)\s*|\*\*|__", re.M)
+
+
+def article_text(title, body, figures):
+    """An article as one line of the text a reader sees, in which the
+    language pages find their hits and count their n-grams: the title, the
+    body without the headline it repeats, then each figure's caption, credit
+    and alt text (what the index holds of it). ``figures`` is (caption,
+    credit, alt) triples in order. Markdown's marks and runs of white space
+    become one space each, so that they still end a run of characters as
+    they do in the index."""
+    parts = [title or "", visible_text(without_headline(body))]
+    parts += [" ".join(filter(None, figure)) for figure in figures]
+    text = _MARKDOWN_MARKS.sub(" ", " ".join(parts))
+    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
 def _segments(text):

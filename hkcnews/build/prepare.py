@@ -9,6 +9,7 @@ and the chosen capture of each article indexed.
 from hkcnews.build.articles import InvalidArticle, NotAnArticle, parse_article, read_capture
 from hkcnews.build.captures import Capture, adds_nothing, failed_reason, group_key, reconcile
 from hkcnews.build.fts import article_fts_values, figure_fts_values
+from hkcnews.build.language import folded_text
 from hkcnews.terms import without_headline
 
 
@@ -103,6 +104,7 @@ def prepare_group(job):
                 "figures": chosen["figures"],
                 "author": chosen["author"],
                 "fts": article_fts_values(columns["title"], chosen["text"], chosen["figures"]),
+                "folded": folded_text(columns["title"], columns["body"], chosen["figures"]),
             }
         )
     return result

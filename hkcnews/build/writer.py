@@ -11,6 +11,7 @@ from hkcnews.build.fts import (
     figure_fts_values,
     fts_insert,
 )
+from hkcnews.build.language import TEXT_TABLE, create_language_tables, write_ngram_tables
 from hkcnews.build.plan import code_version
 from hkcnews.build.tables import (
     ARTICLE_COLUMNS,
@@ -47,6 +48,7 @@ class Writer:
         if fresh:
             self.db.execute(f"pragma page_size = {PAGE_SIZE}")
             create_tables(self.db)
+            create_language_tables(self.db)
             create_fts_tables(self.db.conn)
             self.index = IndexProcess(path)
         self.batch_size = batch_size
@@ -62,7 +64,7 @@ class Writer:
             self.flush()
 
     def flush(self):
-        articles, article_fts, figures, figure_fts, article_tags = [], [], [], [], []
+        articles, article_fts, figures, figure_fts, article_tags, texts = [], [], [], [], [], []
         new_tags, boxes, captures = [], [], []
         for group in self.pending:
             for parsed in group["articles"]:
@@ -71,6 +73,7 @@ class Writer:
                 article["tags"] = json.dumps(tags, ensure_ascii=False)
                 articles.append(article)
                 article_fts.append((article["id"], *parsed["fts"]))
+                texts.append({"article_id": article["id"], "folded": parsed["folded"]})
                 for name in tags:
                     if name not in self.tag_ids:
                         self.tag_ids[name] = self.next_tag_id
@@ -97,6 +100,7 @@ class Writer:
             self._insert("article_tags", ("article_id", "tag_id"), article_tags)
             self._insert("author_boxes", AUTHOR_BOX_COLUMNS, boxes)
             self._insert("captures", CAPTURE_COLUMNS, captures)
+            self._insert(TEXT_TABLE, ("article_id", "folded"), texts)
             if self.index:
                 self.index.send(("articles_fts", article_fts))
                 self.index.send(("figures_fts", figure_fts))
@@ -137,7 +141,7 @@ class Writer:
                 )
                 for figure in figures:
                     db.execute(fts_insert("figures_fts", delete=True), [figure["id"], *figure_fts_values(figure)])
-                for table in ("figures", "article_tags", "author_boxes"):
+                for table in ("figures", "article_tags", "author_boxes", TEXT_TABLE):
                     db.execute(f"delete from [{table}] where article_id = ?", [article_id])
             db.conn.executemany("delete from captures where id = ?", [(i,) for i in capture_ids])
             db.conn.executemany("delete from articles where id = ?", [(i,) for i in article_ids])
@@ -158,7 +162,9 @@ class Writer:
         db = self.db
         with db.conn:
             create_indexes(db)
-            write_derived_tables(db, {"terms_scheme": TERMS_SCHEME, "code_version": code_version()})
+            # Counted afresh from every article's text, on a rebuild too.
+            ngram_info = write_ngram_tables(db)
+            write_derived_tables(db, {"terms_scheme": TERMS_SCHEME, "code_version": code_version(), **ngram_info})
         if self.fresh:
             # Sampled statistics are enough for the planner to prefer the
             # covering indexes, and take a fraction of a full ANALYZE.

@@ -9,10 +9,13 @@ from hkcnews.compat import DATASETTE_1
 from hkcnews.internals import replacing_facet_classes, rewriting_search_filters
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site import cells, connections, described, template_data
+from hkcnews.site.collocates import collocates_view
+from hkcnews.site.concordance import concordance_view
 from hkcnews.site.coverage import MonthFacet
 from hkcnews.site.facets import ARCHIVE_FACETS
 from hkcnews.site.filters import search_in_date_order, tag_filter_clauses
 from hkcnews.site.jsonl import can_render_jsonl, render_jsonl, table_jsonl
+from hkcnews.site.keywords import keywords_view
 from hkcnews.site.limits import too_large_message
 from hkcnews.site.middleware import wrapped
 from hkcnews.site.redirects import capture_redirect
@@ -103,6 +106,9 @@ def register_routes():
     return [
         (r"^/robots\.txt$", robots_txt),
         (r"^/(?P<database>[^/]+)/-/trends(?P<format>\.csv|\.json)?$", trends),
+        (r"^/(?P<database>[^/]+)/-/concordance(?P<format>\.csv|\.jsonl)?$", concordance_view),
+        (r"^/(?P<database>[^/]+)/-/collocates(?P<format>\.csv)?$", collocates_view),
+        (r"^/(?P<database>[^/]+)/-/keywords(?P<format>\.csv)?$", keywords_view),
         (r"^/(?P<database>[^/]+)/(?P<table>[^/]+)\.jsonl$", table_jsonl),
     ]
 

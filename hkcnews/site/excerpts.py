@@ -23,14 +23,26 @@ def _term_pattern(term):
     return pattern
 
 
+def query_regex(query):
+    """A regular expression of every place where a term of ``query`` matches
+    folded text, or None for a query with nothing to find. Longer terms
+    first, so that of two terms one inside the other the whole one is a hit."""
+    terms = sorted(query_terms(query), key=len, reverse=True)
+    patterns = [p for p in map(_term_pattern, terms) if p]
+    if not patterns:
+        return None
+    # Case-blind only when there are letters to fold: re.I makes a search
+    # for Chinese characters four times slower.
+    flags = re.I if any(re.search("[A-Za-z]", t) for t in terms) else 0
+    return re.compile("|".join(f"(?:{p})" for p in patterns), flags)
+
+
 def match_spans(text, query):
     """(start, end) of every place in ``text`` where a query term matches,
     in order, found in the folded text (which lines up with ``text``)."""
-    patterns = [_term_pattern(t) for t in query_terms(query)]
-    patterns = [p for p in patterns if p]
-    if not patterns:
+    regex = query_regex(query)
+    if regex is None:
         return []
-    regex = re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
     return [m.span() for m in regex.finditer(fold(text)) if m.end() > m.start()]
 
 

@@ -1,0 +1,188 @@
+"""Character n-grams of 2 to 4 characters and the documents they occur in,
+counted the same way for the whole archive (by the build, into the ngrams
+table) and for a set of articles (by the keywords and collocates pages).
+
+Chinese has no spaces, so the archive's "words" are runs of characters; a
+segmenter would need a model, and n-grams need none. An n-gram never
+crosses anything that is not a CJK letter (punctuation, spaces, Latin
+text), as the full-text index's phrases never do.
+
+No library counts the distinct n-grams of each of thousands of documents
+fast enough for a page (pure Python takes about a second per thousand
+articles), so this packs each n-gram into one integer and lets numpy sort
+them: a character is a small id (``CharIds``), an n-gram its ids side by
+side, and the document's number fills the low bits of a sort key, so that
+one sort gives both how often and in how many documents each n-gram occurs.
+"""
+
+import re
+
+import numpy as np
+
+__all__ = ["SIZES", "MIN_DOCUMENTS", "CharIds", "count", "english_words", "ngrams_of"]
+
+SIZES = (2, 3, 4)
+# An n-gram in fewer articles of the archive is not kept: too rare to be a
+# keyword or a collocate worth a line, and most of the archive's n-grams.
+MIN_DOCUMENTS = 5
+_KEY_BITS = 64
+
+_ENGLISH_WORD = re.compile(r"[a-z][a-z0-9]+")
+
+
+def english_words(folded_text):
+    """Each case-folded English word (two letters or more) of a text, as often as it occurs."""
+    return _ENGLISH_WORD.findall(folded_text.lower())
+
+
+_BMP_LETTERS = (
+    (0x3041, 0x3096),
+    (0x309D, 0x309F),
+    (0x30A1, 0x30FA),
+    (0x30FC, 0x30FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xAC00, 0xD7AF),
+    (0xF900, 0xFAFF),
+)
+_RUN = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _BMP_LETTERS) + "]{2,}")
+
+
+def ngrams_of(text):
+    """The distinct n-grams of 2 to 4 characters of a (folded) text, within runs of letters."""
+    found = set()
+    for run in _RUN.findall(text):
+        for size in SIZES:
+            found.update(run[i : i + size] for i in range(len(run) - size + 1))
+    return found
+
+
+def _is_cjk_bmp(code):
+    # The same letters as terms.py's CJK runs, in the Basic Multilingual
+    # Plane: ids fit 16-bit code points; the rare characters of the
+    # supplementary planes end an n-gram like punctuation.
+    return any(lo <= code <= hi for lo, hi in _BMP_LETTERS)
+
+
+class CharIds:
+    """The characters n-grams are made of, each with a small id (1, 2, …; 0
+    is a break). ``chars`` is the string of them in id order, as the build
+    stores it in build_info."""
+
+    def __init__(self, chars):
+        self.chars = chars
+        self.bits = max(1, len(chars)).bit_length()
+        if 4 * self.bits > _KEY_BITS - 4:
+            raise ValueError(f"{len(chars)} distinct characters: too many for 64-bit n-gram keys")
+        self.doc_bits = _KEY_BITS - 4 * self.bits
+        table = np.zeros(0x10000, dtype=np.uint64)
+        for i, char in enumerate(chars, 1):
+            table[ord(char)] = i
+        self._table = table
+
+    @classmethod
+    def of_texts(cls, texts):
+        """The CJK characters found in at least MIN_DOCUMENTS of ``texts``
+        (an n-gram with any other character is in fewer), most frequent first."""
+        documents = {}
+        for text in texts:
+            for char in set(text):
+                documents[char] = documents.get(char, 0) + 1
+        kept = [c for c, n in documents.items() if n >= MIN_DOCUMENTS and _is_cjk_bmp(ord(c))]
+        kept.sort(key=lambda c: (-documents[c], c))
+        return cls("".join(kept))
+
+    def ids(self, text):
+        """The id of each character of ``text`` (0 for a break)."""
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        return self._table[np.minimum(codes, 0xFFFF)] * (codes <= 0xFFFF)
+
+    def codes(self, ids, size):
+        """(start positions, codes) of the n-grams of ``size`` in an id array."""
+        length = len(ids) - size + 1
+        if length <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+        code = ids[:length].copy()
+        whole = code > 0
+        for k in range(1, size):
+            part = ids[k : k + length]
+            code = (code << np.uint64(self.bits)) | part
+            whole &= part > 0
+        starts = np.flatnonzero(whole)
+        return starts, code[starts]
+
+    def code_of(self, ngram):
+        """The code of one n-gram, or None when one of its characters has no id."""
+        code = 0
+        for char in ngram:
+            i = int(self._table[ord(char)]) if ord(char) <= 0xFFFF else 0
+            if not i:
+                return None
+            code = (code << self.bits) | i
+        return code
+
+    def text_of(self, code):
+        """The n-gram a code stands for."""
+        code, mask, chars = int(code), (1 << self.bits) - 1, []
+        while code:
+            chars.append(self.chars[(code & mask) - 1])
+            code >>= self.bits
+        return "".join(reversed(chars))
+
+
+def count(char_ids, texts):
+    """``(codes, documents, occurrences)``: every n-gram of 2 to 4
+    characters of ``texts`` (folded texts), sorted by code, with the number
+    of texts it occurs in and the times it occurs in all."""
+    chunk = 1 << char_ids.doc_bits
+    parts = []
+    batch = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) == chunk:
+            parts.append(_count_chunk(char_ids, batch))
+            batch = []
+    if batch:
+        parts.append(_count_chunk(char_ids, batch))
+    if not parts:
+        empty = np.zeros(0, dtype=np.uint64)
+        return empty, empty.astype(np.int64), empty.astype(np.int64)
+    if len(parts) == 1:
+        return parts[0]
+    codes = np.concatenate([p[0] for p in parts])
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    starts = _run_starts(codes)
+    return (
+        codes[starts],
+        np.add.reduceat(np.concatenate([p[1] for p in parts])[order], starts),
+        np.add.reduceat(np.concatenate([p[2] for p in parts])[order], starts),
+    )
+
+
+def _run_starts(sorted_values):
+    new = np.ones(len(sorted_values), dtype=bool)
+    new[1:] = sorted_values[1:] != sorted_values[:-1]
+    return np.flatnonzero(new)
+
+
+def _count_chunk(char_ids, texts):
+    # One id array for the chunk, a break between texts, so that no n-gram
+    # joins two of them; each position knows its text's number.
+    ids = char_ids.ids("\0".join(texts))
+    lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
+    document = np.repeat(np.arange(len(texts), dtype=np.uint64), lengths)[: len(ids)]
+    keys = []
+    for size in SIZES:
+        starts, codes = char_ids.codes(ids, size)
+        keys.append((codes << np.uint64(char_ids.doc_bits)) | document[starts])
+    keys = np.sort(np.concatenate(keys))
+    if not len(keys):
+        empty = np.zeros(0, dtype=np.uint64)
+        return empty, empty.astype(np.int64), empty.astype(np.int64)
+    codes = keys >> np.uint64(char_ids.doc_bits)
+    starts = _run_starts(codes)
+    new_key = np.ones(len(keys), dtype=np.int64)
+    new_key[1:] = keys[1:] != keys[:-1]
+    occurrences = np.diff(np.append(starts, len(keys)))
+    return codes[starts], np.add.reduceat(new_key, starts), occurrences
