@@ -38,7 +38,10 @@ async def jsonl(ds, path, **params):
 
 
 async def lines_of(ds, **params):
-    return [(r["article_id"], r["left"], r["hit"], r["right"], r["offset"]) for r in await jsonl(ds, "/news/-/concordance.jsonl", **params)]
+    return [
+        (r["article_id"], r["left"], r["hit"], r["right"], r["offset"])
+        for r in await jsonl(ds, "/news/-/concordance.jsonl", **params)
+    ]
 
 
 # The build
@@ -305,3 +308,33 @@ async def test_the_json_of_the_search_matches_the_concordance_articles(ds):
     data = await get_json(ds, "/news/articles.json", _search="國安法", _shape="array", _col="id")
     lines = await lines_of(ds, q="國安法")
     assert {r["id"] for r in data} == {article for article, *_ in lines}
+
+
+# Links to the three pages
+
+
+async def test_a_search_page_links_its_concordance_collocates_and_keywords(ds):
+    html = await html_of(ds, "/news/articles", _search="國安法", year="2021")
+    query = "q=%E5%9C%8B%E5%AE%89%E6%B3%95&amp;year=2021"
+    assert f'<a href="/news/-/concordance?{query}">Concordance 詞語索引</a>' in html
+    assert f'<a href="/news/-/collocates?{query}">Collocates 搭配詞</a>' in html
+    assert f'<a href="/news/-/keywords?{query}">Keywords of these articles 關鍵詞</a>' in html
+
+
+async def test_a_tag_page_links_the_keywords_of_its_articles(ds):
+    html = await html_of(ds, "/news/articles", tags__arraycontains="選舉")
+    assert (
+        '<a href="/news/-/keywords?tags__arraycontains=%E9%81%B8%E8%88%89">Keywords of these articles 關鍵詞</a>'
+        in html
+    )
+    assert "/-/concordance?" not in html
+
+
+async def test_the_trends_page_links_each_terms_concordance(ds):
+    html = await html_of(ds, "/news/-/trends", q=["國安法", "投票站"])
+    assert '<a href="/news/-/concordance?q=%E5%9C%8B%E5%AE%89%E6%B3%95">Concordance 詞語索引</a>' in html
+    assert '<a href="/news/-/concordance?q=%E6%8A%95%E7%A5%A8%E7%AB%99">Concordance 詞語索引</a>' in html
+
+
+async def test_the_whole_archive_page_has_no_language_links(ds):
+    assert "Keywords of these articles" not in await html_of(ds, "/news/articles")

@@ -7,10 +7,15 @@ and the CPU from every reader. Each server process runs RUNNING of them
 at once; up to WAITING more wait in turn, and a request beyond those is
 answered 429 with Retry-After at once, never started and cut short.
 
+The concordance, collocates and keywords pages (and their downloads) read
+the text of every article they match, up to seconds of CPU each: they take
+their turn in the same queue. A page the cache holds is served before it.
+
 Written here: no Datasette setting or plugin limits concurrent requests.
 """
 
 import asyncio
+import re
 import weakref
 
 from datasette.utils import tilde_decode
@@ -22,6 +27,7 @@ RUNNING = 1
 WAITING = 16
 RETRY_AFTER_SECONDS = 30
 DOWNLOAD_SUFFIXES = (".csv", ".jsonl")
+_LANGUAGE_PAGE = re.compile(r"/[^/]+/-/(?:concordance|collocates|keywords)(?:\.csv|\.jsonl)?")
 TOO_MANY = (
     "Too many downloads at once: this server runs {running} and queues {waiting} more per process. "
     "Try again in {retry} seconds."
@@ -29,10 +35,13 @@ TOO_MANY = (
 
 
 async def is_download(datasette, scope):
-    """Whether a request is a table's whole-result download: /db/table.csv
-    (hkcnews/site/downloads.py makes it stream) or /db/table.jsonl of an archive."""
+    """Whether a request is a table's whole-result download of an archive,
+    /db/table.csv (hkcnews/site/downloads.py makes it stream) or
+    /db/table.jsonl, or one of its language pages."""
     if scope["type"] != "http":
         return False
+    if _LANGUAGE_PAGE.fullmatch(scope["path"]):
+        return bool(await archive_in_path(datasette, scope["path"]))
     parts = scope["path"].strip("/").split("/")
     if len(parts) != 2 or b"_trace=" in scope.get("query_string", b""):
         return False

@@ -5,6 +5,7 @@ matched the same way, and the hits of the search in each article's text."""
 import random
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
@@ -185,3 +186,21 @@ def refused(extension, message):
     if extension in (".csv", ".jsonl"):
         return Response.text(f"{message}\n", status=400)
     raise BadRequest(message)
+
+
+def language_links(datasette, database, table_args):
+    """The concordance, collocates and keywords of an articles table page's
+    search and filters ({"concordance", "collocates", "keywords"}; a link
+    is None where the page has no search, or nothing to compare), or None."""
+    pairs = [("q", table_args.get("_search", "").strip())] if table_args.get("_search", "").strip() else []
+    pairs += [(name, v) for name in FILTERS[1:] for v in table_args.getlist(name) if v.strip()]
+    if not pairs:
+        return None
+    base = datasette.urls.database(database)
+    query = urlencode(pairs)
+    searched = pairs[0][0] == "q"
+    return {
+        "concordance": f"{base}/-/concordance?{query}" if searched else None,
+        "collocates": f"{base}/-/collocates?{query}" if searched else None,
+        "keywords": f"{base}/-/keywords?{query}",
+    }

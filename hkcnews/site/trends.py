@@ -118,7 +118,15 @@ async def _page(datasette, request, database, terms, rows):
         "example": EXAMPLE,
         "example_url": trends_url(datasette, database, EXAMPLE),
         "chart": chart,
-        "totals": [{"term": t, "articles": sum(p[1] for p in points), "url": search_url(t)} for t, points in series],
+        "totals": [
+            {
+                "term": t,
+                "articles": sum(p[1] for p in points),
+                "url": search_url(t),
+                "concordance_url": f"{datasette.urls.database(database)}/-/concordance?{urlencode({'q': t})}",
+            }
+            for t, points in series
+        ],
         "csv_url": trends_url(datasette, database, terms, ".csv"),
         "json_url": trends_url(datasette, database, terms, ".json"),
     }
