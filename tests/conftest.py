@@ -24,6 +24,7 @@ SLOW_MODULES = {
     "test_archive",
     "test_browser",
     "test_browser_research",
+    "test_browser_language",
     "test_fuzz",
     "test_hostile_queries",
     "test_interruption",
