@@ -338,3 +338,15 @@ async def test_the_trends_page_links_each_terms_concordance(ds):
 
 async def test_the_whole_archive_page_has_no_language_links(ds):
     assert "Keywords of these articles" not in await html_of(ds, "/news/articles")
+
+
+async def test_a_database_built_before_the_language_tables_says_to_rebuild(tmp_path, language_db):
+    import shutil
+
+    older = tmp_path / "news.db"
+    shutil.copy(language_db, older)
+    with sqlite3.connect(older) as conn:
+        conn.execute("drop table article_texts")
+    response = await language_datasette(older).client.get("/news/-/concordance.csv?q=國安法")
+    assert response.status_code == 404
+    assert "news was built before the concordance, collocates and keywords: build it again" in response.text

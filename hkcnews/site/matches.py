@@ -172,7 +172,13 @@ async def archive_database(datasette, request):
     if database not in datasette.databases or not await built_by_us(datasette, database):
         raise NotFound(f"Database not found: {database}")
     await ensure_can_view_table(datasette, request.actor, database, ARTICLES)
-    return database, datasette.get_database(database)
+    db = datasette.get_database(database)
+    if TEXTS not in await db.table_names():
+        raise NotFound(
+            f"{database} was built before the concordance, collocates and keywords: "
+            "build it again (python build_db.py --seeds DIR --db FILE) to read them"
+        )
+    return database, db
 
 
 def setting(datasette, name, default):
