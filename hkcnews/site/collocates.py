@@ -19,7 +19,7 @@ from datasette.utils.asgi import BadRequest, Response
 from hkcnews.ngrams import CharIds, ngrams_of
 from hkcnews.site.concordance import MAX_HITS, find_hits, int_arg
 from hkcnews.site.concordance import url as concordance_url
-from hkcnews.site.matches import archive_database, refused, selection, setting
+from hkcnews.site.matches import archive_database, as_written, refused, selection, setting
 from hkcnews.terms import fold, query_terms
 
 WINDOW = 10
@@ -121,7 +121,22 @@ def collocates(conn, sel, window=WINDOW, order="logdice", seed=0, max_hits=MAX_H
     rows.sort(key=lambda r: (-r[key], -r["hits"], r["collocate"]))
     hits = {r["collocate"]: r["hits"] for r in rows}
     kept = set(without_fragments([r["collocate"] for r in rows], hits))
-    return found, [r for r in rows if r["collocate"] in kept][:LIMIT]
+    rows = [r for r in rows if r["collocate"] in kept][:LIMIT]
+    written = as_written(conn, {r["collocate"]: _first_place(found.hits, r["collocate"]) for r in rows})
+    for row in rows:
+        row["collocate"] = written.get(row["collocate"], row["collocate"])
+    return found, rows
+
+
+def _first_place(hits, ngram):
+    """(article_id, offset, length) of the first hit's neighbour ``ngram``."""
+    for hit in hits:
+        if ngram in hit.right:
+            return hit.article_id, hit.end + hit.right.index(ngram), len(ngram)
+        left = hit.left[::-1]
+        if ngram in left:
+            return hit.article_id, hit.start - len(left) + left.index(ngram), len(ngram)
+    raise ValueError(f"{ngram} is beside no hit")
 
 
 def as_csv(rows):

@@ -23,9 +23,9 @@ from hkcnews.site.collocates import archive_stats, log_likelihood, without_fragm
 from hkcnews.site.concordance import int_arg
 from hkcnews.site.matches import (
     archive_database,
+    as_written,
     folded_texts,
     matching_ids,
-    original_texts,
     refused,
     sampled,
     selection,
@@ -138,24 +138,20 @@ def _row(keyword, documents, ref_documents, score, size, ref_size):
 
 
 def _as_written(conn, focus, rows):
-    """Each row's n-gram as the first article of the set that uses it writes it
-    (the counts are of the folded form, which may be simplified)."""
-    first = {}
+    """Each row's n-gram as the first article of the set that uses it
+    writes it (the counts are of the folded form, which may be simplified)."""
+    places = {}
     for row in rows:
         if row["keyword"].isascii():
             continue  # an English word, case-folded
         for article_id, text in zip(focus.ids, focus.texts, strict=True):
             at = text.find(row["keyword"])
             if at >= 0:
-                first[row["keyword"]] = (article_id, at)
+                places[row["keyword"]] = (article_id, at, len(row["keyword"]))
                 break
-    originals = original_texts(conn, [a for a, _ in first.values()])
+    written = as_written(conn, places)
     for row in rows:
-        if row["keyword"] in first:
-            article_id, at = first[row["keyword"]]
-            row["folded"] = row["keyword"]
-            if article_id in originals:
-                row["keyword"] = originals[article_id][1][at : at + len(row["keyword"])]
+        row["keyword"] = written.get(row["keyword"], row["keyword"])
 
 
 def as_csv(rows):

@@ -210,3 +210,14 @@ def language_links(datasette, database, table_args):
         "collocates": f"{base}/-/collocates?{query}" if searched else None,
         "keywords": f"{base}/-/keywords?{query}",
     }
+
+
+def as_written(conn, places):
+    """{key: the characters of an article at (article_id, offset, length)}:
+    an n-gram counted in folded form, as an article of the archive writes it."""
+    texts = original_texts(conn, [article_id for article_id, _, _ in places.values()])
+    return {
+        key: texts[article_id][1][offset : offset + length]
+        for key, (article_id, offset, length) in places.items()
+        if article_id in texts
+    }
