@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-__all__ = ["SIZES", "MIN_DOCUMENTS", "CharIds", "count", "english_words", "ngrams_of"]
+__all__ = ["SIZES", "MIN_DOCUMENTS", "CharIds", "count", "english_words", "ngrams_of", "CJK_RUN"]
 
 SIZES = (2, 3, 4)
 # An n-gram in fewer articles of the archive is not kept: too rare to be a
@@ -45,7 +45,10 @@ _BMP_LETTERS = (
     (0xAC00, 0xD7AF),
     (0xF900, 0xFAFF),
 )
-_RUN = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _BMP_LETTERS) + "]{2,}")
+_LETTERS = "[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _BMP_LETTERS) + "]"
+_RUN = re.compile(_LETTERS + "{2,}")
+# A run of letters of any length: a search term that is one.
+CJK_RUN = re.compile(_LETTERS + "+")
 
 
 def ngrams_of(text):

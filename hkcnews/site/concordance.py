@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from datasette.utils.asgi import BadRequest, Response
 
+from hkcnews.ngrams import CJK_RUN
 from hkcnews.ours import ARTICLES
 from hkcnews.site.excerpts import query_regex
 from hkcnews.site.matches import (
@@ -29,6 +30,7 @@ from hkcnews.site.matches import (
     selection,
     setting,
 )
+from hkcnews.terms import query_terms
 
 SORTS = ("date", "1L", "2L", "1R", "2R", "random")
 LINES_PER_PAGE = 100
@@ -108,25 +110,46 @@ def find_hits(conn, sel, width=WIDTH, sort="date", seed=0, context=None, max_hit
     seeded sample of ``max_hits`` beyond that many), in the order of ``sort``.
     ``context``: only the hits with it in their ``width`` characters either side."""
     regex = query_regex(sel.q)
+    literal = _literal(sel.q) if not context else None
     ids = matching_ids(conn, sel)
     context = context.lower() if context else None
     sample = _Reservoir(max_hits, seed)
     kept = {}  # slot of the sample -> Hit
     total = articles = 0
     for order, (article_id, text) in enumerate(folded_texts(conn, ids)):
-        spans = [m.span() for m in regex.finditer(text) if m.end() > m.start()]
-        if context:
-            spans = [(s, e) for s, e in spans if _has_context(text, s, e, width, context)]
-        if not spans:
+        spans = None
+        if literal:
+            # One word of Chinese: counted in C, its places found only in an
+            # article the sample takes a hit of (a common character is in
+            # every article, hundreds of times).
+            count = text.count(literal)
+        else:
+            spans = [m.span() for m in regex.finditer(text) if m.end() > m.start()]
+            if context:
+                spans = [(s, e) for s, e in spans if _has_context(text, s, e, width, context)]
+            count = len(spans)
+        if not count:
             continue
-        total += len(spans)
+        total += count
         articles += 1
-        for i, slot in sample.take(len(spans)):
+        taken = sample.take(count)
+        if taken and spans is None:
+            spans = [m.span() for m in regex.finditer(text)]
+        for i, slot in taken:
             start, end = spans[i]
             left = text[max(0, start - width) : start][::-1].lower()
             kept[slot] = Hit(order, article_id, start, end, left, text[end : end + width].lower())
     hits = sorted(kept.values(), key=lambda h: (h.order, h.start))
     return Hits(total, articles, sort_hits(hits, sort, seed), total > max_hits, max_hits)
+
+
+def _literal(q):
+    """The folded term of a search that is one run of Chinese characters,
+    whose hits are exactly its occurrences; else None."""
+    terms = query_terms(q)
+    if len(terms) == 1 and CJK_RUN.fullmatch(terms[0]):
+        return terms[0]
+    return None
 
 
 def _has_context(text, start, end, width, context):
