@@ -19,7 +19,17 @@ import re
 
 import numpy as np
 
-__all__ = ["SIZES", "MIN_DOCUMENTS", "CharIds", "count", "english_words", "ngrams_of", "CJK_RUN"]
+__all__ = [
+    "SIZES",
+    "MIN_DOCUMENTS",
+    "CharIds",
+    "NgramArrays",
+    "array_bytes",
+    "count",
+    "english_words",
+    "ngrams_of",
+    "CJK_RUN",
+]
 
 SIZES = (2, 3, 4)
 # An n-gram in fewer articles of the archive is not kept: too rare to be a
@@ -75,9 +85,8 @@ class CharIds:
     def __init__(self, chars):
         self.chars = chars
         self.bits = max(1, len(chars)).bit_length()
-        if 4 * self.bits > _KEY_BITS - 4:
+        if SIZES[-1] * self.bits > _KEY_BITS - 6:
             raise ValueError(f"{len(chars)} distinct characters: too many for 64-bit n-gram keys")
-        self.doc_bits = _KEY_BITS - 4 * self.bits
         table = np.zeros(0x10000, dtype=np.uint64)
         for i, char in enumerate(chars, 1):
             table[ord(char)] = i
@@ -99,20 +108,6 @@ class CharIds:
         """The id of each character of ``text`` (0 for a break)."""
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         return self._table[np.minimum(codes, 0xFFFF)] * (codes <= 0xFFFF)
-
-    def codes(self, ids, size):
-        """(start positions, codes) of the n-grams of ``size`` in an id array."""
-        length = len(ids) - size + 1
-        if length <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
-        code = ids[:length].copy()
-        whole = code > 0
-        for k in range(1, size):
-            part = ids[k : k + length]
-            code = (code << np.uint64(self.bits)) | part
-            whole &= part > 0
-        starts = np.flatnonzero(whole)
-        return starts, code[starts]
 
     def code_of(self, ngram):
         """The code of one n-gram, or None when one of its characters has no id."""
@@ -137,29 +132,37 @@ def count(char_ids, texts):
     """``(codes, documents, occurrences)``: every n-gram of 2 to 4
     characters of ``texts`` (folded texts), sorted by code, with the number
     of texts it occurs in and the times it occurs in all."""
-    chunk = 1 << char_ids.doc_bits
+    texts = list(texts)
     parts = []
-    batch = []
-    for text in texts:
-        batch.append(text)
-        if len(batch) == chunk:
-            parts.append(_count_chunk(char_ids, batch))
-            batch = []
-    if batch:
-        parts.append(_count_chunk(char_ids, batch))
-    if not parts:
-        empty = np.zeros(0, dtype=np.uint64)
-        return empty, empty.astype(np.int64), empty.astype(np.int64)
-    if len(parts) == 1:
-        return parts[0]
-    codes = np.concatenate([p[0] for p in parts])
+    # A code of size n is below 2 ** (n * bits) and, its first id being at
+    # least 1, not below 2 ** ((n - 1) * bits): the sizes in turn are in order.
+    for size in SIZES:
+        doc_bits = _KEY_BITS - size * char_ids.bits
+        chunk = 1 << doc_bits
+        pieces = [_count_chunk(char_ids, texts[i : i + chunk], size, doc_bits) for i in range(0, len(texts), chunk)]
+        parts.append(_merged(pieces))
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+
+def _empty():
+    return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+
+
+def _merged(pieces):
+    """One (codes, documents, occurrences) of several, counts of a code added."""
+    if not pieces:
+        return _empty()
+    if len(pieces) == 1:
+        return pieces[0]
+    codes = np.concatenate([p[0] for p in pieces])
+    # The pieces are each sorted: a stable sort merges their runs in linear time.
     order = np.argsort(codes, kind="stable")
     codes = codes[order]
     starts = _run_starts(codes)
     return (
         codes[starts],
-        np.add.reduceat(np.concatenate([p[1] for p in parts])[order], starts),
-        np.add.reduceat(np.concatenate([p[2] for p in parts])[order], starts),
+        np.add.reduceat(np.concatenate([p[1] for p in pieces])[order], starts),
+        np.add.reduceat(np.concatenate([p[2] for p in pieces])[order], starts),
     )
 
 
@@ -169,23 +172,60 @@ def _run_starts(sorted_values):
     return np.flatnonzero(new)
 
 
-def _count_chunk(char_ids, texts):
+def _count_chunk(char_ids, texts, size, doc_bits):
     # One id array for the chunk, a break between texts, so that no n-gram
-    # joins two of them; each position knows its text's number.
+    # joins two of them; each position knows its text's number, which fills
+    # the low bits of its n-gram's sort key.
     ids = char_ids.ids("\0".join(texts))
+    length = len(ids) - size + 1
+    if length <= 0:
+        return _empty()
     lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
-    document = np.repeat(np.arange(len(texts), dtype=np.uint64), lengths)[: len(ids)]
-    keys = []
-    for size in SIZES:
-        starts, codes = char_ids.codes(ids, size)
-        keys.append((codes << np.uint64(char_ids.doc_bits)) | document[starts])
-    keys = np.sort(np.concatenate(keys))
+    document = np.repeat(np.arange(len(texts), dtype=np.uint64), lengths)[:length]
+    bits = np.uint64(char_ids.bits)
+    codes, whole = ids[:length].copy(), ids[:length] > 0
+    for k in range(1, size):
+        part = ids[k : k + length]
+        codes <<= bits
+        codes |= part
+        whole &= part > 0
+    codes <<= np.uint64(doc_bits)
+    codes |= document
+    keys = np.sort(codes[whole])
     if not len(keys):
-        empty = np.zeros(0, dtype=np.uint64)
-        return empty, empty.astype(np.int64), empty.astype(np.int64)
-    codes = keys >> np.uint64(char_ids.doc_bits)
+        return _empty()
+    codes = keys >> np.uint64(doc_bits)
     starts = _run_starts(codes)
     new_key = np.ones(len(keys), dtype=np.int64)
     new_key[1:] = keys[1:] != keys[:-1]
     occurrences = np.diff(np.append(starts, len(keys)))
     return codes[starts], np.add.reduceat(new_key, starts), occurrences
+
+
+class NgramArrays(dict):
+    """The archive's counts as the build stores them in ngram_arrays (codes
+    sorted, documents, occurrences), and the lookup of a set's codes."""
+
+    DTYPES = {"codes": "<u8", "documents": "<i8", "occurrences": "<i8"}
+
+    def __init__(self, codes, documents, occurrences):
+        super().__init__(codes=codes, documents=documents, occurrences=occurrences)
+
+    @classmethod
+    def from_rows(cls, rows):
+        """From (name, bytes) rows of ngram_arrays."""
+        data = dict(rows)
+        return cls(*(np.frombuffer(data[name], dtype=dtype) for name, dtype in cls.DTYPES.items()))
+
+    def lookup(self, codes, name="documents"):
+        """The count ``name`` of each of ``codes`` (0 where the archive keeps none)."""
+        known = self["codes"]
+        if not len(known):
+            return np.zeros(len(codes), dtype=np.int64)
+        where = np.minimum(np.searchsorted(known, codes), len(known) - 1)
+        return np.where(known[where] == codes, self[name][where], 0)
+
+
+def array_bytes(name, values):
+    """One of NgramArrays' arrays as the bytes ngram_arrays stores."""
+    return np.asarray(values, dtype=NgramArrays.DTYPES[name]).tobytes()

@@ -352,3 +352,10 @@ async def test_a_database_built_before_the_language_tables_says_to_rebuild(tmp_p
     response = await language_datasette(older).client.get("/news/-/concordance.csv?q=國安法")
     assert response.status_code == 404
     assert "news was built before the concordance, collocates and keywords: build it again" in response.text
+
+
+async def test_a_collocates_link_narrows_the_concordance_to_its_lines(ds):
+    rows = {fold(r["collocate"]): r for r in await collocate_rows(ds, q="國安法", window=10)}
+    lines = await lines_of(ds, q="國安法", width=10, context="違反")
+    assert len(lines) == int(rows["违反"]["hits"]) == 5
+    assert all("違反" in left + right for _, left, _, right, _ in lines)

@@ -9,14 +9,13 @@ whose left or right context holds it, so the one page recounts the other.
 
 import csv
 import io
-import math
-import weakref
-from collections import Counter
 from urllib.parse import urlencode
 
+import numpy as np
 from datasette.utils.asgi import BadRequest, Response
 
-from hkcnews.ngrams import CharIds, ngrams_of
+from hkcnews.ngrams import count, ngrams_of
+from hkcnews.site.archive_counts import archive_counts
 from hkcnews.site.concordance import MAX_HITS, find_hits, int_arg
 from hkcnews.site.concordance import url as concordance_url
 from hkcnews.site.matches import archive_database, as_written, refused, selection, setting
@@ -30,40 +29,19 @@ LIMIT = 100
 MIN_HITS = 3
 # A fragment with at least this share of a longer listed n-gram's count is that n-gram.
 FRAGMENT_SHARE = 0.8
+# The n-grams are ranked, and this many of the best go on to the fragment rule.
+CANDIDATES = 2000
 COLUMNS = ("collocate", "hits", "archive_documents", "logdice", "log_likelihood")
-CHARS_KEY = "ngram_chars"
-CHARACTERS_KEY = "text_characters"
-
-_ARCHIVES = weakref.WeakKeyDictionary()
 
 
-def archive_stats(conn):
-    """(CharIds, characters in all texts) of the connection's archive."""
-    info = dict(conn.execute("select key, value from build_info where key in (?, ?)", [CHARS_KEY, CHARACTERS_KEY]))
-    return CharIds(info.get(CHARS_KEY, "")), int(info.get(CHARACTERS_KEY) or 0)
-
-
-def archive_counts(conn, char_ids, ngrams):
-    """{n-gram: (documents, occurrences)} of the archive, for those it keeps."""
-    codes = {}
-    for ngram in ngrams:
-        code = char_ids.code_of(ngram)
-        if code is not None:
-            codes[code] = ngram
-    found = {}
-    keys = list(codes)
-    for i in range(0, len(keys), 500):
-        batch = keys[i : i + 500]
-        for code, documents, occurrences in conn.execute(
-            f"select code, documents, occurrences from ngrams where code in ({', '.join('?' * len(batch))})", batch
-        ):
-            found[codes[code]] = (documents, occurrences)
-    return found
-
-
-def log_likelihood(cells):
-    """Dunning's G² of observed counts and the expected ones, [(O, E)]."""
-    return 2 * sum(o * math.log(o / e) for o, e in cells if o > 0 and e > 0)
+def g_squared(cells):
+    """Dunning's G² of observed and expected counts, [(O, E)] (numbers or arrays)."""
+    total = 0.0
+    for observed, expected in cells:
+        observed, expected = np.asarray(observed, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total = total + np.where((observed > 0) & (expected > 0), observed * np.log(observed / expected), 0.0)
+    return 2 * total
 
 
 def without_fragments(items, count):
@@ -84,39 +62,39 @@ def without_fragments(items, count):
 def collocates(conn, sel, window=WINDOW, order="logdice", seed=0, max_hits=MAX_HITS):
     """(found hits, [collocate rows]) of a selection's search."""
     found = find_hits(conn, sel, window, "date", seed, None, max_hits)
-    terms = [fold(t).lower() for t in query_terms(sel.q)]
-    together = Counter()
-    for hit in found.hits:
-        near = ngrams_of(hit.left[::-1]) | ngrams_of(hit.right)
-        together.update(g for g in near if not any(g in t for t in terms))
-    candidates = [g for g, n in together.items() if n >= MIN_HITS]
-    char_ids, characters = archive_stats(conn)
-    counts = archive_counts(conn, char_ids, candidates)
-    f_x = len(found.hits)
-    rows = []
-    for g in candidates:
-        if g not in counts:
-            continue  # in fewer than MIN_DOCUMENTS articles of the archive
-        documents, f_y = counts[g]
-        f_xy = together[g]
-        # The 2×2 table of Evert's collocation measures: a hit's window
-        # with or without the n-gram, over every position of the archive.
-        n = characters
-        cells = [
+    char_ids, archive, characters, _, _ = archive_counts(conn)
+    # Each hit's window is a "document" of its own: an n-gram's document
+    # count is then the number of hits that have it beside them.
+    codes, together, _ = count(char_ids, [h.left[::-1] + "\0" + h.right for h in found.hits])
+    parts = {char_ids.code_of(g) for t in query_terms(sel.q) for g in ngrams_of(fold(t).lower())} - {None}
+    documents = archive.lookup(codes)
+    keep = (together >= MIN_HITS) & (documents > 0) & ~np.isin(codes, np.array(sorted(parts), dtype=np.uint64))
+    codes, documents = codes[keep], documents[keep]
+    f_xy = together[keep].astype(np.float64)
+    f_y = archive.lookup(codes, "occurrences").astype(np.float64)
+    f_x, n = float(len(found.hits)), float(characters)
+    logdice = 14 + np.log2(2 * f_xy / (f_x + f_y))
+    # The 2×2 table of Evert's collocation measures: a hit's window with or
+    # without the n-gram, over every position of the archive.
+    ll = g_squared(
+        [
             (f_xy, f_x * f_y / n),
             (f_x - f_xy, f_x * (n - f_y) / n),
             (f_y - f_xy, (n - f_x) * f_y / n),
             (n - f_x - f_y + f_xy, (n - f_x) * (n - f_y) / n),
         ]
-        rows.append(
-            {
-                "collocate": g,
-                "hits": f_xy,
-                "archive_documents": documents,
-                "logdice": round(14 + math.log2(2 * f_xy / (f_x + f_y)), 3),
-                "log_likelihood": round(log_likelihood(cells), 3),
-            }
-        )
+    )
+    score = {"logdice": logdice, "count": f_xy, "ll": ll}[order]
+    rows = [
+        {
+            "collocate": char_ids.text_of(codes[i]),
+            "hits": int(f_xy[i]),
+            "archive_documents": int(documents[i]),
+            "logdice": round(float(logdice[i]), 3),
+            "log_likelihood": round(float(ll[i]), 3),
+        }
+        for i in np.lexsort((-f_xy, -score))[:CANDIDATES]
+    ]
     key = {"logdice": "logdice", "count": "hits", "ll": "log_likelihood"}[order]
     rows.sort(key=lambda r: (-r[key], -r["hits"], r["collocate"]))
     hits = {r["collocate"]: r["hits"] for r in rows}

@@ -30,7 +30,7 @@ from hkcnews.site.matches import (
     selection,
     setting,
 )
-from hkcnews.terms import query_terms
+from hkcnews.terms import fold, query_terms
 
 SORTS = ("date", "1L", "2L", "1R", "2R", "random")
 LINES_PER_PAGE = 100
@@ -112,7 +112,7 @@ def find_hits(conn, sel, width=WIDTH, sort="date", seed=0, context=None, max_hit
     regex = query_regex(sel.q)
     literal = _literal(sel.q) if not context else None
     ids = matching_ids(conn, sel)
-    context = context.lower() if context else None
+    context = fold(context).lower() if context else None
     sample = _Reservoir(max_hits, seed)
     kept = {}  # slot of the sample -> Hit
     total = articles = 0

@@ -11,15 +11,15 @@ seeded random sample of that many (and the page says so).
 
 import csv
 import io
-import os
 from collections import Counter
 from urllib.parse import urlencode
 
 import numpy as np
 from datasette.utils.asgi import BadRequest, Response
 
-from hkcnews.ngrams import MIN_DOCUMENTS, count, english_words
-from hkcnews.site.collocates import archive_stats, log_likelihood, without_fragments
+from hkcnews.ngrams import MIN_DOCUMENTS, NgramArrays, count, english_words
+from hkcnews.site.archive_counts import archive_counts
+from hkcnews.site.collocates import CANDIDATES, g_squared, without_fragments
 from hkcnews.site.concordance import int_arg
 from hkcnews.site.matches import (
     archive_database,
@@ -36,51 +36,22 @@ MAX_ARTICLES = 5_000
 LIMIT = 100
 COLUMNS = ("keyword", "documents", "archive_documents", "simple_maths", "log_likelihood")
 
-# Per database file and process: the archive's counts, read once.
-_ARCHIVE_COUNTS = {}
-
 
 class Group:
-    """A set of articles and the documents each n-gram and word occurs in."""
+    """A set of articles: how many, and the documents each n-gram (an
+    NgramArrays) and each English word occurs in."""
 
-    def __init__(self, size, ngrams, words, texts=None, ids=None):
-        self.size = size  # articles
-        self.codes, self.documents = ngrams  # sorted codes, their document counts
-        self.words = words  # Counter: word -> documents
+    def __init__(self, size, ngrams, words, texts=(), ids=()):
+        self.size, self.ngrams, self.words = size, ngrams, words
         self.texts, self.ids = texts, ids
-
-    def ngram_documents(self, codes):
-        """The document count of each code (0 where this group has none)."""
-        if not len(self.codes):
-            return np.zeros(len(codes), dtype=np.int64)
-        where = np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)
-        return np.where(self.codes[where] == codes, self.documents[where], 0)
 
 
 def group_of(conn, char_ids, ids):
     texts = [text for _, text in folded_texts(conn, ids)]
-    codes, documents, _ = count(char_ids, texts)
     words = Counter()
     for text in texts:
         words.update(set(english_words(text)))
-    return Group(len(ids), (codes, documents), words, texts, ids)
-
-
-def archive_group(conn):
-    """The whole archive as a Group, read once per database from the ngrams
-    and words tables (the build counted them)."""
-    path = conn.execute("pragma database_list").fetchone()[2]
-    # A rebuilt file at the same path is another archive.
-    key = (path, os.stat(path).st_mtime_ns) if path else None
-    if key not in _ARCHIVE_COUNTS:
-        rows = conn.execute("select code, documents from ngrams order by code").fetchall()
-        codes = np.array([r[0] for r in rows], dtype=np.uint64)
-        documents = np.array([r[1] for r in rows], dtype=np.int64)
-        order = np.argsort(codes, kind="stable")
-        words = Counter(dict(conn.execute("select word, documents from words")))
-        size = conn.execute("select count(*) from article_texts").fetchone()[0]
-        _ARCHIVE_COUNTS[key] = Group(size, (codes[order], documents[order]), words)
-    return _ARCHIVE_COUNTS[key]
+    return Group(len(ids), NgramArrays(*count(char_ids, texts)), words, texts, ids)
 
 
 def simple_maths(documents, size, ref_documents, ref_size):
@@ -90,35 +61,35 @@ def simple_maths(documents, size, ref_documents, ref_size):
 def keyness_ll(a, b, c, d):
     """Rayson and Garside's log-likelihood of a in c documents against b in d."""
     e1, e2 = c * (a + b) / (c + d), d * (a + b) / (c + d)
-    return log_likelihood([(a, e1), (b, e2)])
+    return g_squared([(a, e1), (b, e2)])
 
 
 def keywords(conn, sel, ref, seed=0, max_articles=MAX_ARTICLES):
     """(articles matched, articles read, reference size, [keyword rows])."""
-    char_ids, _ = archive_stats(conn)
+    char_ids, archive, _, archive_size, archive_words = archive_counts(conn)
     ids = matching_ids(conn, sel)
     matched = len(ids)
-    ids = sampled(ids, max_articles, seed)
-    focus = group_of(conn, char_ids, ids)
-    reference = (
-        archive_group(conn)
-        if ref.empty
-        else group_of(conn, char_ids, sampled(matching_ids(conn, ref), max_articles, seed))
-    )
+    focus = group_of(conn, char_ids, sampled(ids, max_articles, seed))
+    if ref.empty:
+        reference = Group(archive_size, archive, archive_words)
+    else:
+        reference = group_of(conn, char_ids, sampled(matching_ids(conn, ref), max_articles, seed))
     rows = []
     if focus.size and reference.size:
-        enough = focus.documents >= MIN_DOCUMENTS
-        codes, documents = focus.codes[enough], focus.documents[enough]
-        ref_documents = reference.ngram_documents(codes)
+        enough = focus.ngrams["documents"] >= MIN_DOCUMENTS
+        codes, documents = focus.ngrams["codes"][enough], focus.ngrams["documents"][enough]
+        ref_documents = reference.ngrams.lookup(codes)
         scores = simple_maths(documents, focus.size, ref_documents, reference.size)
-        more = scores > 1
-        for code, n, r, score in zip(codes[more], documents[more], ref_documents[more], scores[more], strict=True):
-            rows.append(_row(char_ids.text_of(code), int(n), int(r), float(score), focus.size, reference.size))
+        more = np.flatnonzero(scores > 1)
+        best = more[np.lexsort((-documents[more], -scores[more]))][:CANDIDATES]
+        rows = [
+            _row(char_ids.text_of(codes[i]), int(documents[i]), int(ref_documents[i]), focus.size, reference.size)
+            for i in best
+        ]
         for word, n in focus.words.items():
             r = reference.words.get(word, 0)
-            score = simple_maths(n, focus.size, r, reference.size)
-            if n >= MIN_DOCUMENTS and score > 1:
-                rows.append(_row(word, n, r, score, focus.size, reference.size))
+            if n >= MIN_DOCUMENTS and simple_maths(n, focus.size, r, reference.size) > 1:
+                rows.append(_row(word, n, r, focus.size, reference.size))
     rows.sort(key=lambda r: (-r["simple_maths"], -r["documents"], r["keyword"]))
     documents = {r["keyword"]: r["documents"] for r in rows}
     kept = set(without_fragments([r["keyword"] for r in rows], documents))
@@ -127,13 +98,13 @@ def keywords(conn, sel, ref, seed=0, max_articles=MAX_ARTICLES):
     return matched, focus.size, reference.size, rows
 
 
-def _row(keyword, documents, ref_documents, score, size, ref_size):
+def _row(keyword, documents, ref_documents, size, ref_size):
     return {
         "keyword": keyword,
         "documents": documents,
         "archive_documents": ref_documents,
-        "simple_maths": round(score, 3),
-        "log_likelihood": round(keyness_ll(documents, ref_documents, size, ref_size), 3),
+        "simple_maths": round(simple_maths(documents, size, ref_documents, ref_size), 3),
+        "log_likelihood": round(float(keyness_ll(documents, ref_documents, size, ref_size)), 3),
     }
 
 

@@ -1,0 +1,26 @@
+"""The archive's n-gram counts that the build stored (ngram_arrays,
+build_info), read once per database file and process."""
+
+import os
+
+from hkcnews.ngrams import CharIds, NgramArrays
+
+CHARS_KEY = "ngram_chars"
+CHARACTERS_KEY = "text_characters"
+
+_READ = {}
+
+
+def archive_counts(conn):
+    """(CharIds, NgramArrays, characters in all texts, articles, {word: documents})
+    of the connection's database."""
+    path = conn.execute("pragma database_list").fetchone()[2]
+    # A file rebuilt at the same path is another archive.
+    key = (path, os.stat(path).st_mtime_ns) if path else None
+    if key not in _READ:
+        info = dict(conn.execute("select key, value from build_info where key in (?, ?)", [CHARS_KEY, CHARACTERS_KEY]))
+        arrays = NgramArrays.from_rows(conn.execute("select name, data from ngram_arrays"))
+        words = dict(conn.execute("select word, documents from words"))
+        articles = conn.execute("select count(*) from article_texts").fetchone()[0]
+        _READ[key] = (CharIds(info[CHARS_KEY]), arrays, int(info[CHARACTERS_KEY]), articles, words)
+    return _READ[key]
