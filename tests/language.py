@@ -15,6 +15,8 @@ REPEATED = 60001
 MARKUP = 60002
 # Written in simplified characters.
 SIMPLIFIED = 60003
+# 測試詞 120 times: two pages of lines.
+LONG = 60031
 # Five articles tagged 選舉 about polling stations; 違反國安法 in each.
 ELECTION = list(range(60011, 60016))
 
@@ -50,6 +52,7 @@ FILES = {
         f"lang/{n}.md": article_md(n, f"選舉新聞{i}", body, tags=["選舉"], date=f"2021-09-{10 + i:02d}")
         for i, (n, body) in enumerate(zip(ELECTION, ELECTION_BODIES, strict=True), 1)
     },
+    "lang/60031.md": article_md(LONG, "長文", "測試詞。" * 120, tags=["長文"], date="2021-08-01"),
     # 投票 in more of the archive than 投票站, so that it is used less by the 選舉 set.
     **{
         f"lang/{n}.md": article_md(n, f"其他{n}", "他們投票了。天氣很好。", tags=["其他"], date="2021-10-01")

@@ -161,11 +161,27 @@ async def test_the_csv_download_has_every_line_in_the_pages_order(ds):
     assert rows[0]["url"].startswith("https://web.archive.org/web/")
 
 
-async def test_the_page_shows_100_lines_and_links_the_next(language_db):
-    ds = language_datasette(language_db)
-    html = await html_of(ds, "/news/-/concordance", q="國安法")
-    assert html.count('class="h"') == 13
-    assert "Page 1 of 1" in html and "Next" not in html
+async def test_a_page_shows_100_lines_and_links_the_next_and_the_previous(ds):
+    first = await html_of(ds, "/news/-/concordance", q="測試詞")
+    assert "<strong>120 hits in 1 article</strong>" in first
+    assert first.count('class="h"') == 100 and "Page 1 of 2" in first
+    assert (
+        '<a href="/news/-/concordance?q=%E6%B8%AC%E8%A9%A6%E8%A9%9E&amp;page=2&amp;width=20&amp;sort=date">下一頁 Next →</a>'
+        in first
+    )
+    assert "Previous" not in first
+    second = await html_of(ds, "/news/-/concordance", q="測試詞", page=2)
+    assert second.count('class="h"') == 20 and "Page 2 of 2" in second
+    assert (
+        '<a href="/news/-/concordance?q=%E6%B8%AC%E8%A9%A6%E8%A9%9E&amp;page=1&amp;width=20&amp;sort=date">← 上一頁 Previous</a>'
+        in second
+    )
+    assert "Next" not in second
+
+
+async def test_a_page_holds_its_lines_and_the_download_every_line(ds):
+    lines = await lines_of(ds, q="測試詞")
+    assert [offset for *_, offset in lines] == [3 + 4 * i for i in range(120)]
 
 
 @pytest.mark.parametrize(
