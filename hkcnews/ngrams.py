@@ -24,7 +24,7 @@ __all__ = [
     "MIN_DOCUMENTS",
     "CharIds",
     "NgramArrays",
-    "array_bytes",
+    "array_rows",
     "count",
     "english_words",
     "ngrams_of",
@@ -213,9 +213,11 @@ class NgramArrays(dict):
 
     @classmethod
     def from_rows(cls, rows):
-        """From (name, bytes) rows of ngram_arrays."""
-        data = dict(rows)
-        return cls(*(np.frombuffer(data[name], dtype=dtype) for name, dtype in cls.DTYPES.items()))
+        """From (name, piece, bytes) rows of ngram_arrays, in piece order."""
+        data = {}
+        for name, _, piece in rows:
+            data.setdefault(name, []).append(piece)
+        return cls(*(np.frombuffer(b"".join(data.get(name, [])), dtype=dtype) for name, dtype in cls.DTYPES.items()))
 
     def lookup(self, codes, name="documents"):
         """The count ``name`` of each of ``codes`` (0 where the archive keeps none)."""
@@ -226,6 +228,13 @@ class NgramArrays(dict):
         return np.where(known[where] == codes, self[name][where], 0)
 
 
-def array_bytes(name, values):
-    """One of NgramArrays' arrays as the bytes ngram_arrays stores."""
-    return np.asarray(values, dtype=NgramArrays.DTYPES[name]).tobytes()
+# The site's connections refuse values over 1 MB (hkcnews/site/limits.py).
+PIECE_BYTES = 512 * 1024
+
+
+def array_rows(arrays):
+    """(name, piece, bytes) rows of ngram_arrays for an NgramArrays."""
+    for name, dtype in NgramArrays.DTYPES.items():
+        data = np.asarray(arrays[name], dtype=dtype).tobytes()
+        for piece, start in enumerate(range(0, len(data), PIECE_BYTES)):
+            yield name, piece, data[start : start + PIECE_BYTES]

@@ -375,3 +375,15 @@ async def test_a_collocates_link_narrows_the_concordance_to_its_lines(ds):
     lines = await lines_of(ds, q="國安法", width=10, context="違反")
     assert len(lines) == int(rows["违反"]["hits"]) == 5
     assert all("違反" in left + right for _, left, _, right, _ in lines)
+
+
+def test_the_archives_counts_are_stored_in_pieces_a_connection_may_read():
+    import numpy as np
+
+    from hkcnews.ngrams import PIECE_BYTES, NgramArrays, array_rows
+
+    arrays = NgramArrays(np.arange(200_000, dtype=np.uint64), np.arange(200_000), np.arange(200_000) * 2)
+    rows = list(array_rows(arrays))
+    assert max(len(data) for *_, data in rows) == PIECE_BYTES < 1_000_000
+    again = NgramArrays.from_rows(rows)
+    assert all((again[name] == arrays[name]).all() for name in NgramArrays.DTYPES)

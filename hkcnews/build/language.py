@@ -5,7 +5,7 @@ articles each occurs in (ngrams) and its English words (words)."""
 
 from collections import Counter
 
-from hkcnews.ngrams import MIN_DOCUMENTS, CharIds, NgramArrays, array_bytes, count, english_words
+from hkcnews.ngrams import MIN_DOCUMENTS, CharIds, NgramArrays, array_rows, count, english_words
 from hkcnews.terms import article_text, fold
 
 # OpenCC folding runs at about five million characters a second: folding
@@ -33,7 +33,10 @@ def create_language_tables(db):
         f"create table if not exists [{NGRAM_TABLE}] (ngram text primary key, documents integer not null, "
         "occurrences integer not null) without rowid"
     )
-    db.execute(f"create table if not exists [{ARRAY_TABLE}] (name text primary key, data blob not null)")
+    db.execute(
+        f"create table if not exists [{ARRAY_TABLE}] (name text, piece integer, data blob not null, "
+        "primary key (name, piece)) without rowid"
+    )
     db.execute(
         f"create table if not exists [{WORD_TABLE}] (word text primary key, documents integer not null, "
         "occurrences integer not null) without rowid"
@@ -60,8 +63,8 @@ def write_ngram_tables(db):
     )
     db.execute(f"delete from [{ARRAY_TABLE}]")
     db.conn.executemany(
-        f"insert into [{ARRAY_TABLE}] (name, data) values (?, ?)",
-        [(name, array_bytes(name, values)) for name, values in NgramArrays(codes, documents, occurrences).items()],
+        f"insert into [{ARRAY_TABLE}] (name, piece, data) values (?, ?, ?)",
+        array_rows(NgramArrays(codes, documents, occurrences)),
     )
     word_documents, word_occurrences = Counter(), Counter()
     for text in texts:

@@ -19,7 +19,16 @@ def archive_counts(conn):
     key = (path, os.stat(path).st_mtime_ns) if path else None
     if key not in _READ:
         info = dict(conn.execute("select key, value from build_info where key in (?, ?)", [CHARS_KEY, CHARACTERS_KEY]))
-        arrays = NgramArrays.from_rows(conn.execute("select name, data from ngram_arrays"))
+        # A piece a query: an answer may hold 24 million characters (limits.py).
+        pieces = conn.execute("select name, piece from ngram_arrays order by name, piece").fetchall()
+        arrays = NgramArrays.from_rows(
+            (
+                name,
+                piece,
+                conn.execute("select data from ngram_arrays where name = ? and piece = ?", [name, piece]).fetchone()[0],
+            )
+            for name, piece in pieces
+        )
         words = dict(conn.execute("select word, documents from words"))
         articles = conn.execute("select count(*) from article_texts").fetchone()[0]
         _READ[key] = (CharIds(info[CHARS_KEY]), arrays, int(info[CHARACTERS_KEY]), articles, words)
