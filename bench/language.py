@@ -50,7 +50,7 @@ def draw_terms(db, per_length, seed=SEED):
             pool = [
                 g
                 for (g,) in conn.execute(
-                    "select ngram from ngrams where length(ngram) = ? and documents >= 20 order by code", [length]
+                    "select ngram from ngrams where length(ngram) = ? and documents >= 20 order by ngram", [length]
                 )
             ]
             terms[length] = rng.sample(pool, min(per_length, len(pool)))
