@@ -5,7 +5,7 @@ import pytest
 
 from build_db import build
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, Watcher, require_chromium, screenshot, stay_on_loopback
+from .browser import OFF_MACHINE, Watcher, screenshot, stay_on_loopback
 from .helpers import seeds_with
 from .language import FILES, REPEATED
 from .server import Server
@@ -23,20 +23,9 @@ def language_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def new_page(chromium, server, size):
+def new_page(browser, server, size):
     width, height = WIDTHS[size]
-    context = chromium.new_context(base_url=server.url, viewport={"width": width, "height": height})
+    context = browser.new_context(base_url=server.url, viewport={"width": width, "height": height})
     context.route(OFF_MACHINE, stay_on_loopback)
     page = context.new_page()
     page.watcher = Watcher(page)
@@ -44,8 +33,8 @@ def new_page(chromium, server, size):
 
 
 @pytest.mark.parametrize("size", sorted(WIDTHS))
-def test_the_hits_stand_in_one_column(chromium, language_server, size):
-    page = new_page(chromium, language_server, size)
+def test_the_hits_stand_in_one_column(browser, language_server, size):
+    page = new_page(browser, language_server, size)
     page.goto("/news/-/concordance?q=國安法&width=20")
     hits = page.locator(".hkc-kwic a.h")
     assert hits.count() == 13
@@ -59,8 +48,8 @@ def test_the_hits_stand_in_one_column(chromium, language_server, size):
     page.context.close()
 
 
-def test_a_line_opens_its_article_with_the_hit_marked(chromium, language_server):
-    page = new_page(chromium, language_server, "desktop")
+def test_a_line_opens_its_article_with_the_hit_marked(browser, language_server):
+    page = new_page(browser, language_server, "desktop")
     page.goto("/news/-/concordance?q=國安法&tags__arraycontains=周年&width=5&sort=1R")
     # 1R puts the hit before "，有人反對" first: the third of the article's four.
     page.locator(".hkc-kwic a.h").first.click()

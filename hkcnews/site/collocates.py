@@ -7,8 +7,6 @@ collocate's ``hits`` is the number of concordance lines of that width
 whose left or right context holds it, so the one page recounts the other.
 """
 
-import csv
-import io
 from urllib.parse import urlencode
 
 import numpy as np
@@ -18,7 +16,7 @@ from hkcnews.ngrams import count, ngrams_of
 from hkcnews.site.archive_counts import archive_counts
 from hkcnews.site.concordance import MAX_HITS, find_hits, int_arg
 from hkcnews.site.concordance import url as concordance_url
-from hkcnews.site.matches import archive_database, as_written, refused, selection, setting
+from hkcnews.site.matches import archive_database, as_csv, as_written, refused, selection, setting
 from hkcnews.terms import fold, query_terms
 
 WINDOW = 10
@@ -117,14 +115,6 @@ def _first_place(hits, ngram):
     raise ValueError(f"{ngram} is beside no hit")
 
 
-def as_csv(rows):
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)  # CRLF, as Datasette's CSV
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 async def collocates_view(datasette, request):
     database, db = await archive_database(datasette, request)
     extension = request.url_vars.get("format") or ""
@@ -144,7 +134,7 @@ async def collocates_view(datasette, request):
         max_hits = setting(datasette, "concordance_max_hits", MAX_HITS)
         found, rows = await db.execute_fn(lambda conn: collocates(conn, sel, window, order, seed, max_hits))
     if extension == ".csv":
-        return Response(as_csv(rows), content_type="text/csv; charset=utf-8")
+        return Response(as_csv(rows, COLUMNS), content_type="text/csv; charset=utf-8")
     base = datasette.urls.database(database)
     own = [("window", window)] + ([("by", order)] if order != "logdice" else [])
     for row in rows:

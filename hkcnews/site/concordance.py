@@ -8,8 +8,6 @@ simplified query finds traditional text; a line shows the same stretch of
 the article's own text (terms.article_text), which lines up with the
 folded one character for character."""
 
-import csv
-import io
 import json
 import math
 import random
@@ -23,6 +21,7 @@ from hkcnews.ours import ARTICLES
 from hkcnews.site.excerpts import query_regex
 from hkcnews.site.matches import (
     archive_database,
+    as_csv,
     folded_texts,
     matching_ids,
     original_texts,
@@ -210,14 +209,6 @@ def url(datasette, database, sel, extension="", **params):
     return f"{datasette.urls.database(database)}/-/concordance{extension}?{urlencode(pairs)}"
 
 
-def as_csv(rows):
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")  # CRLF, as Datasette's CSV
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def as_jsonl(rows):
     return "".join(json.dumps({c: row[c] for c in COLUMNS}, ensure_ascii=False) + "\n" for row in rows)
 
@@ -252,7 +243,7 @@ async def concordance_view(datasette, request):
 
     found, rows = await db.execute_fn(compute)
     if extension == ".csv":
-        return Response(as_csv(rows), content_type="text/csv; charset=utf-8")
+        return Response(as_csv(rows, COLUMNS), content_type="text/csv; charset=utf-8")
     if extension == ".jsonl":
         return Response(as_jsonl(rows), content_type="application/x-ndjson; charset=utf-8")
     return await _page(datasette, request, database, sel, options, found, rows)

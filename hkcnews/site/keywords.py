@@ -9,8 +9,6 @@ Rayson's log-likelihood beside it. A set of more than MAX_ARTICLES is a
 seeded random sample of that many (and the page says so).
 """
 
-import csv
-import io
 from collections import Counter
 from urllib.parse import urlencode
 
@@ -23,6 +21,7 @@ from hkcnews.site.collocates import CANDIDATES, g_squared, without_fragments
 from hkcnews.site.concordance import int_arg
 from hkcnews.site.matches import (
     archive_database,
+    as_csv,
     as_written,
     folded_texts,
     matching_ids,
@@ -125,14 +124,6 @@ def _as_written(conn, focus, rows):
         row["keyword"] = written.get(row["keyword"], row["keyword"])
 
 
-def as_csv(rows):
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")  # CRLF, as Datasette's CSV
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 async def keywords_view(datasette, request):
     database, db = await archive_database(datasette, request)
     extension = request.url_vars.get("format") or ""
@@ -149,7 +140,7 @@ async def keywords_view(datasette, request):
         max_articles = setting(datasette, "keywords_max_articles", MAX_ARTICLES)
         result = await db.execute_fn(lambda conn: keywords(conn, sel, ref, seed, max_articles))
     if extension == ".csv":
-        return Response(as_csv(result[3]), content_type="text/csv; charset=utf-8")
+        return Response(as_csv(result[3], COLUMNS), content_type="text/csv; charset=utf-8")
     base = datasette.urls.database(database)
     both = sel.args() + ref.args()
     context = {

@@ -2,6 +2,8 @@
 the articles table's search and filters, read from the same parameters and
 matched the same way, and the hits of the search in each article's text."""
 
+import csv
+import io
 import random
 import re
 from dataclasses import dataclass, field
@@ -221,3 +223,12 @@ def as_written(conn, places):
         for key, (article_id, offset, length) in places.items()
         if article_id in texts
     }
+
+
+def as_csv(rows, columns):
+    """``rows`` (dicts) as CSV with ``columns``, CRLF as Datasette writes its CSV."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
