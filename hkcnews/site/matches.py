@@ -1,6 +1,7 @@
-"""The articles a language page reads (concordance, collocates, keywords):
-the articles table's search and filters, read from the same parameters and
-matched the same way, and the hits of the search in each article's text."""
+"""What the language pages (concordance, collocates, keywords) share: the
+articles table's search and filters, read from the same parameters and
+matched the same way; the texts of the articles they match; their
+archive, refusals, CSV and the links other pages give to them."""
 
 import csv
 import io
