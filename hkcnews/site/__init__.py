@@ -10,6 +10,7 @@ from hkcnews.internals import replacing_facet_classes, rewriting_search_filters
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site import cells, connections, described, template_data
 from hkcnews.site.coverage import MonthFacet
+from hkcnews.site.days import day, on_this_day
 from hkcnews.site.facets import ARCHIVE_FACETS
 from hkcnews.site.filters import search_in_date_order, tag_filter_clauses
 from hkcnews.site.jsonl import can_render_jsonl, render_jsonl, table_jsonl
@@ -103,6 +104,8 @@ def register_routes():
     return [
         (r"^/robots\.txt$", robots_txt),
         (r"^/(?P<database>[^/]+)/-/trends(?P<format>\.csv|\.json)?$", trends),
+        (r"^/(?P<database>[^/]+)/-/day/(?P<day>[^/]+?)(?P<format>\.json)?$", day),
+        (r"^/(?P<database>[^/]+)/-/on-this-day(?P<format>\.json)?$", on_this_day),
         (r"^/(?P<database>[^/]+)/(?P<table>[^/]+)\.jsonl$", table_jsonl),
     ]
 

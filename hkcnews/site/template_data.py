@@ -110,6 +110,7 @@ async def home_numbers(datasette, database):
         "chart": Markup(month_chart_svg(list(months.items()))),
         "feed_url": f"{datasette.urls.database(database)}/feed.atom",
         "trends_url": f"{datasette.urls.database(database)}/-/trends",
+        "on_this_day_url": f"{datasette.urls.database(database)}/-/on-this-day",
         "download": _download(datasette, db),
     }
     if not db.is_mutable:
