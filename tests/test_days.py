@@ -24,6 +24,8 @@ from .helpers import (
 
 LONG_BODY = "立法會今日三讀通過**《公司條例》**修訂，[政府新聞稿](https://www.info.gov.hk/)指修訂即時生效。" * 4
 
+HOSTILE_TITLE = "惡意<script>alert(1)</script>"
+
 
 def _files():
     return {
@@ -51,6 +53,9 @@ def _files():
         # The nearest days with articles, four days either side.
         "d/61000.md": article_md(61000, "六月二十日的新聞", "二十日。", date="2021-06-20"),
         "d/61010.md": article_md(61010, "六月二十八日的新聞", "二十八日。", date="2021-06-28"),
+        "d/61011.md": article_md(
+            61011, HOSTILE_TITLE, "正文。", date="2021-06-28", author="<i>記者</i>", tags=["<b>標籤</b>"]
+        ),
         # The same month and day in other years.
         "d/60001.md": article_md(60001, "一年前的今日", "二〇二〇年。", date="2020-06-24"),
         "d/59001.md": article_md(59001, "兩年前的今日", "二〇一九年。", date="2019-06-24"),
@@ -166,6 +171,13 @@ async def test_a_day_s_tag_links_find_the_articles_with_that_tag(ds):
     assert (path, params) == ("/news/articles", {"tags__arraycontains": "天氣"})
     rows = await get_json(ds, "/news/articles.json", _shape="objects", **params)
     assert ids(rows["rows"]) == [61002]
+
+
+async def test_titles_authors_and_tags_stay_text_on_a_day_page(ds):
+    html = await html_of(ds, "/news/-/day/2021-06-28")
+    assert "<script>alert(1)" not in html and "<i>記者" not in html and "<b>標籤" not in html
+    assert ">惡意&lt;script&gt;alert(1)&lt;/script&gt;</a></h3>" in html
+    assert ">&lt;b&gt;標籤&lt;/b&gt;</a>" in html
 
 
 async def test_a_day_without_articles_says_so_with_the_days_around_it(ds):
