@@ -75,10 +75,48 @@ def test_images_and_figures_in_body_order():
         ("請在這輸入 Captain。如不需要captain, 請將此行文字移除。美聯社資料圖片", (None, "美聯社資料圖片")),
         ("請在這輸入", (None, None)),
         ("請在這輸入 Caption", (None, None)),
+        ("請在這輸入 Caption。如不需要caption，請將此行文字移除", (None, None)),
+        ("請在這輸入Caption.如不需要caption,請將此行文字移除.", (None, None)),
     ],
-    ids=["placeholder", "misspelled", "with a credit", "cut short", "no instructions"],
+    ids=["placeholder", "misspelled", "with a credit", "cut short", "no instructions", "full-width comma", "no spaces"],
 )
 def test_cms_placeholder_in_any_spelling_is_no_caption(caption, expected):
+    (figure,) = extract_figures(f'<figure><img src="a.jpg"><figcaption>{caption}</figcaption></figure>')
+    assert (figure["caption"], figure["credit"]) == expected
+
+
+@pytest.mark.parametrize(
+    "caption,expected",
+    [
+        ("請在這輸入 Caption。如不需要caption, 請將此行文字移除", (None, None)),
+        ("請在這輸入 Caption。如不需要caption, 請將此行文字移除 示威者在旺角聚集", ("示威者在旺角聚集", None)),
+        ("示威者在旺角聚集 請在這輸入 Caption。如不需要caption, 請將此行文字移除", ("示威者在旺角聚集", None)),
+        ("示威者在旺角聚集。請在這輸入 Caption。如不需要caption, 請將此行文字移除", ("示威者在旺角聚集。", None)),
+        (
+            "示威者在旺角聚集。請在這輸入 Caption。如不需要caption, 請將此行文字移除。何君健攝",
+            ("示威者在旺角聚集。", "何君健攝"),
+        ),
+        (
+            "示威者在旺角聚集請在這輸入 Caption。如不需要caption, 請將此行文字移除美聯社圖片",
+            ("示威者在旺角聚集", "美聯社圖片"),
+        ),
+        ("請在這輸入 Captain。如不需要captain, 請將此行文字移除。示威者在旺角聚集", ("示威者在旺角聚集", None)),
+        ("示威者在旺角聚集 請在這輸入 Captain。如不需要captain，請將此行文字移除", ("示威者在旺角聚集", None)),
+        ("示威者在旺角聚集 請在這輸入 Caption", ("示威者在旺角聚集", None)),
+    ],
+    ids=[
+        "alone",
+        "before the real text",
+        "after the real text",
+        "after a sentence",
+        "with a credit after it",
+        "between caption and credit, unspaced",
+        "misspelled, before",
+        "misspelled, after, full-width comma",
+        "after, cut short",
+    ],
+)
+def test_cms_placeholder_is_removed_wherever_it_stands_and_the_real_caption_kept(caption, expected):
     (figure,) = extract_figures(f'<figure><img src="a.jpg"><figcaption>{caption}</figcaption></figure>')
     assert (figure["caption"], figure["credit"]) == expected
 

@@ -189,6 +189,18 @@ async def test_home_page_says_what_the_archive_holds(archive):
     ]
 
 
+async def test_home_page_month_bars_link_to_their_month_s_articles(archive):
+    html = await html_of(archive, "/")
+    bars = re.findall(r'<a href="([^"]+)"><rect class="month" data-month="([\d-]+)" data-count="(\d+)"', html)
+    assert [(url, month) for url, month, _ in bars][:2] == [
+        ("/archive/articles?date__startswith=2020-01", "2020-01"),
+        ("/archive/articles?date__startswith=2021-03", "2021-03"),
+    ]
+    _, _, count = bars[0]
+    narrowed = await table_json(archive, "/archive/articles.json", date__startswith="2020-01", _shape="objects")
+    assert [r["date"][:7] for r in narrowed["rows"]] == ["2020-01"] * int(count)
+
+
 async def test_home_page_links_to_the_database_file_with_its_size(archive_db):
     served = Datasette(immutables=[str(archive_db)], **configured())  # as hkcnews.serve serves it
     html = await html_of(served, "/")

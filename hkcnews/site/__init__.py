@@ -12,6 +12,7 @@ from hkcnews.site import cells, connections, described, template_data
 from hkcnews.site.collocates import collocates_view
 from hkcnews.site.concordance import concordance_view
 from hkcnews.site.coverage import MonthFacet
+from hkcnews.site.days import day, on_this_day
 from hkcnews.site.facets import ARCHIVE_FACETS
 from hkcnews.site.filters import search_in_date_order, tag_filter_clauses
 from hkcnews.site.jsonl import can_render_jsonl, render_jsonl, table_jsonl
@@ -109,6 +110,8 @@ def register_routes():
         (r"^/(?P<database>[^/]+)/-/concordance(?P<format>\.csv|\.jsonl)?$", concordance_view),
         (r"^/(?P<database>[^/]+)/-/collocates(?P<format>\.csv)?$", collocates_view),
         (r"^/(?P<database>[^/]+)/-/keywords(?P<format>\.csv)?$", keywords_view),
+        (r"^/(?P<database>[^/]+)/-/day/(?P<day>[^/]+?)(?P<format>\.json)?$", day),
+        (r"^/(?P<database>[^/]+)/-/on-this-day(?P<format>\.json)?$", on_this_day),
         (r"^/(?P<database>[^/]+)/(?P<table>[^/]+)\.jsonl$", table_jsonl),
     ]
 

@@ -46,12 +46,18 @@ def match_spans(text, query):
     return [m.span() for m in regex.finditer(fold(text)) if m.end() > m.start()]
 
 
+def plain_text(markdown):
+    """An article body as the plain text a reader sees, on one line: no
+    headline, markup, link targets or captions."""
+    text = without_headline(markdown)
+    return _SPACE.sub(" ", _MARKDOWN_MARKS.sub("", visible_text(text))).strip()
+
+
 def excerpt(markdown, query, before=30, length=120):
     """A short HTML-safe excerpt of an article body around the first match of
     ``query``, each match wrapped in ``<mark>``. Starts at the beginning when
     the match is only in the title or a caption."""
-    text = without_headline(markdown)
-    text = _SPACE.sub(" ", _MARKDOWN_MARKS.sub("", visible_text(text))).strip()
+    text = plain_text(markdown)
     spans = match_spans(text, query)
     start = max(0, spans[0][0] - before) if spans else 0
     end = min(len(text), start + length)

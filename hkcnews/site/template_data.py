@@ -83,6 +83,11 @@ async def article_page(datasette, database, article_id):
     }
 
 
+def month_url(table_url, month):
+    """The articles of one month (YYYY-MM): the table filtered by date."""
+    return f"{table_url}?{urlencode({'date__startswith': month})}"
+
+
 def _download(datasette, db):
     """The database file's download link and size in MB, where Datasette
     offers it (an immutable file, allow_download on), or None."""
@@ -101,6 +106,7 @@ async def home_numbers(datasette, database):
         counts[table] = (await db.execute(f"select count(*) from [{table}]")).single_value()
     first, last = (await db.execute("select min(date), max(date) from articles")).first()
     months = await all_month_counts(db)
+    table_url = str(datasette.urls.table(database, ARTICLES))
     numbers = {
         "name": database,
         "url": datasette.urls.database(database),
@@ -108,9 +114,11 @@ async def home_numbers(datasette, database):
         "counts": counts,
         "first": first,
         "last": last,
-        "chart": Markup(month_chart_svg(list(months.items()))),
+        # Each bar links to its month's articles, as the search chart's bars do.
+        "chart": Markup(month_chart_svg(list(months.items()), link=lambda month: month_url(table_url, month))),
         "feed_url": f"{datasette.urls.database(database)}/feed.atom",
         "trends_url": f"{datasette.urls.database(database)}/-/trends",
+        "on_this_day_url": f"{datasette.urls.database(database)}/-/on-this-day",
         "download": _download(datasette, db),
     }
     if not db.is_mutable:
