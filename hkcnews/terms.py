@@ -38,6 +38,7 @@ __all__ = [
     "index_chars",
     "index_article",
     "article_text",
+    "without_placeholder",
     "query_terms",
     "fts_query",
     "TERMS_SCHEME",
@@ -109,6 +110,24 @@ _TAG = re.compile(r"<[^>]*>")
 _URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
 # An article body opens with its headline again.
 _HEADLINE = re.compile(r"\A\s*#[^\n]*(?:\n|\Z)")
+
+
+# What the CMS put in an empty caption, a reader never saw as a caption:
+# 「請在這輸入 Caption。如不需要caption, 請將此行文字移除」, 29 times misspelled
+# "Captain" in the backup, once followed by a credit (…移除。美聯社資料圖片),
+# and left in place when an editor typed the real caption before or after it.
+# It is removed wherever it stands: from 請在這輸入 to the nearest 移除 (the
+# words between vary in spelling, spaces and commas, so they are not spelled
+# out; 40 characters is room for them but not for a real caption besides), or,
+# in a capture cut short before 移除, to the end.
+_PLACEHOLDER = re.compile(r"請在這輸入(?:.{0,40}?請將此行文字\s*移除\s*[。.]?|.*)", re.S)
+
+
+def without_placeholder(caption):
+    """A caption's text without the CMS's placeholder, a space where it stood
+    (it was a line of its own: the text either side may be a caption and its
+    credit). The build's captions and the article page's both lose it here."""
+    return _PLACEHOLDER.sub(" ", caption)
 
 
 def without_headline(markdown):

@@ -39,6 +39,22 @@ def test_article_html_drops_everything_that_runs(markdown, absent):
     assert absent not in article_html(markdown).lower()
 
 
+@pytest.mark.parametrize(
+    "caption, shown",
+    [
+        ("請在這輸入 Caption。如不需要caption, 請將此行文字移除", "<figcaption></figcaption>"),
+        ("警方到場。請在這輸入 Caption。如不需要caption, 請將此行文字移除", "<figcaption>警方到場。</figcaption>"),
+        ("請在這輸入 Captain。如不需要captain, 請將此行文字移除 警方到場", "<figcaption>警方到場</figcaption>"),
+    ],
+)
+def test_an_article_page_shows_a_caption_without_the_cms_placeholder(caption, shown):
+    html = article_html(
+        f'<figure><img src="https://example.com/a.jpg" alt=""><figcaption>{caption}</figcaption></figure>'
+    )
+    assert shown in html
+    assert "請在這輸入" not in html
+
+
 def test_article_html_keeps_figures_tables_and_quotes():
     body = (
         "# headline\n\n> 引文\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\n"

@@ -5,15 +5,8 @@ import html
 import re
 from html.parser import HTMLParser
 
-# What the CMS put in an empty caption, a reader never saw as a caption:
-# 「請在這輸入 Caption。如不需要caption, 請將此行文字移除」, 29 times misspelled
-# "Captain" in the backup, once followed by a credit (…移除。美聯社資料圖片),
-# and left in place when an editor typed the real caption before or after it.
-# It is removed wherever it stands: from 請在這輸入 to the nearest 移除 (the
-# words between vary in spelling, spaces and commas, so they are not spelled
-# out; 40 characters is room for them but not for a real caption besides), or,
-# in a capture cut short before 移除, to the end.
-_PLACEHOLDER = re.compile(r"請在這輸入(?:.{0,40}?請將此行文字\s*移除\s*[。.]?|.*)", re.S)
+from hkcnews.terms import without_placeholder
+
 
 # A figure runs to its </figure>, or, when that is missing, to the next
 # <figure> or the end of the body, so an unclosed block loses nothing.
@@ -114,7 +107,7 @@ def figure(image_url, alt, caption_html):
     if caption:
         # A space where it stood: it was a line of its own (此行), so the text
         # on either side are separate lines, a caption and its credit perhaps.
-        caption = _SPACE.sub(" ", _PLACEHOLDER.sub(" ", caption)).strip() or None
+        caption = _SPACE.sub(" ", without_placeholder(caption)).strip() or None
     caption, credit = split_credit(caption)
     return {
         "image_url": image_url or None,

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import markdown
 import nh3
 
-from hkcnews.terms import without_headline
+from hkcnews.terms import without_headline, without_placeholder
 
 ARCHIVE_HOST = "https://web.archive.org"
 
@@ -91,11 +91,15 @@ def _video_link(match):
     return f'\n\n<p><a href="{html.escape(url)}">▶ 影片 Video</a></p>\n\n' if url else ""
 
 
+_CAPTION = re.compile(r"(<figcaption\b[^>]*>)(.*?)(</figcaption>)", re.S | re.I)
+
+
 def article_html(body):
     """An article's Markdown body as HTML safe to put in a page: figures with
     their captions, tables, block quotes and links, archive-relative links
     made absolute, pictures loaded lazily, and nothing that can run."""
     text = _VIDEO.sub(_video_link, without_headline(body))
+    text = _CAPTION.sub(lambda m: m.group(1) + without_placeholder(m.group(2)).strip() + m.group(3), text)
     rendered = markdown.markdown(text, extensions=["tables"], output_format="html")
     return nh3.clean(
         rendered,
