@@ -7,7 +7,6 @@ from html.parser import HTMLParser
 
 from hkcnews.terms import without_placeholder
 
-
 # A figure runs to its </figure>, or, when that is missing, to the next
 # <figure> or the end of the body, so an unclosed block loses nothing.
 _FIGURE_OR_IMAGE = re.compile(
