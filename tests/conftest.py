@@ -9,6 +9,7 @@ from build_db import build
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, Watcher, require_chromium, stay_on_loopback
 from .helpers import CORPUS, FUZZ, HOSTILE, ROOT, SEEDS, datasette_for, not_for_the_wheel, seeds_with
+from .language import FILES as LANGUAGE_FILES
 from .server import Server
 
 # The property tests draw the same examples on every run (a red CI means a
@@ -69,6 +70,15 @@ def archive_db(tmp_path_factory):
     folder = tmp_path_factory.mktemp("archive")
     db = folder / "archive.db"
     build(seeds_with(folder, {**CORPUS, **HOSTILE}), db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def language_db(tmp_path_factory):
+    """The seed and the articles of tests/language.py."""
+    folder = tmp_path_factory.mktemp("language")
+    db = folder / "news.db"
+    build(seeds_with(folder, LANGUAGE_FILES), db)
     return db
 
 

@@ -30,6 +30,9 @@ ELECTION_BODIES = [
     "投票站開放，候選人名單公布。警方指有人違反國安法。",
 ]
 
+WEATHER = "天文台預測週末有雨。市面冷清。"
+WEATHER_ARTICLE, WEATHER_REPEAT = 60041, 60042
+
 FILES = {
     "lang/60001.md": article_md(
         REPEATED,
@@ -53,6 +56,17 @@ FILES = {
         for i, (n, body) in enumerate(zip(ELECTION, ELECTION_BODIES, strict=True), 1)
     },
     "lang/60031.md": article_md(LONG, "長文", "測試詞。" * 120, tags=["長文"], date="2021-08-01"),
+    # A weather report captured twice, under two numbers (one article), and
+    # four more with 天文台預測; one also shares its second tag, 寒流.
+    **{
+        f"lang/{n}.md": article_md(n, "天文台預測週末有雨", WEATHER, tags=["天氣", "寒流"], date="2021-11-01")
+        for n in (WEATHER_ARTICLE, WEATHER_REPEAT)
+    },
+    "lang/60043.md": article_md(60043, "寒流襲港", "天文台預測寒流南下。", tags=["天氣", "寒流"], date="2021-11-20"),
+    **{
+        f"lang/{n}.md": article_md(n, f"秋高氣爽{n}", "天文台預測本周天晴。", tags=["天氣"], date="2021-10-20")
+        for n in (60044, 60045, 60046)
+    },
     # 投票 in more of the archive than 投票站, so that it is used less by the 選舉 set.
     **{
         f"lang/{n}.md": article_md(n, f"其他{n}", "他們投票了。天氣很好。", tags=["其他"], date="2021-10-01")

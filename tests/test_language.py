@@ -10,19 +10,10 @@ import sqlite3
 
 import pytest
 
-from build_db import build
 from hkcnews.terms import fold
 
-from .helpers import get_json, html_of, private_archive, seeds_with
-from .language import ELECTION, FILES, MARKUP, REPEATED, SIMPLIFIED, language_datasette
-
-
-@pytest.fixture(scope="module")
-def language_db(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("language")
-    db = folder / "news.db"
-    build(seeds_with(folder, FILES), db)
-    return db
+from .helpers import get_json, html_of, private_archive
+from .language import ELECTION, MARKUP, REPEATED, SIMPLIFIED, language_datasette
 
 
 @pytest.fixture

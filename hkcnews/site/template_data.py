@@ -17,6 +17,7 @@ from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site.charts import month_chart_svg
 from hkcnews.site.coverage import coverage_chart
 from hkcnews.site.matches import language_links
+from hkcnews.site.related import related
 from hkcnews.site.safe_html import absolute_url, article_html, tag_url
 from hkcnews.site.trends import trends_url
 
@@ -63,8 +64,15 @@ async def article_page(datasette, database, article_id):
         "select id, archived_at, url, source_path from captures where article_id = ? order by archived_at, id",
         [article_id],
     )
+    # A database built before article_texts has no related articles.
+    related_articles = []
+    if "article_texts" in await db.table_names():
+        related_articles = await db.execute_fn(lambda conn: related(conn, article_id))
+    for other in related_articles:
+        other["url"] = datasette.urls.row(database, ARTICLES, other["id"])
     return {
         "article": article,
+        "related": related_articles,
         "captures": [
             {
                 **dict(c),
