@@ -66,27 +66,30 @@ def test_the_installed_package_serves_a_chinese_search(installed, how):
     assert '<article class="hkc-article"' in page
 
 
-def test_python_m_build_makes_a_wheel_and_an_sdist_that_install(tmp_path):
+def test_python_m_build_makes_a_wheel_and_an_sdist_that_install(installed, wheel, tmp_path):
     source = tmp_path / "repository"
     shutil.copytree(ROOT, source, ignore=not_for_the_wheel)
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(source)], check=True, capture_output=True)
     (sdist,) = dist.glob("*.tar.gz")
-    (wheel,) = dist.glob("*.whl")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = str(venv / "bin" / "python")
-    # The dependencies as the deploy lock pins them, then each file in turn.
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", str(deploy_lock())], check=True)
-    for built in (sdist, wheel):
+    (built_wheel,) = dist.glob("*.whl")
+    # The environment of the other tests, which has the deploy lock's
+    # dependencies: each file in turn in place of its wheel, then that again.
+    python = str(installed[0] / "python")
+    try:
+        for built in (sdist, built_wheel):
+            subprocess.run(
+                [python, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(built)], check=True
+            )
+            found = subprocess.run(
+                [python, "-c", "import hkcnews.config as c, hkcnews.site; print(c.METADATA.read_text()[:10])"],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert found.stdout.startswith("title: 眾新聞"), built.name
+    finally:
         subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(built)], check=True
+            [python, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheel)], check=True
         )
-        found = subprocess.run(
-            [python, "-c", "import hkcnews.config as c, hkcnews.site; print(c.METADATA.read_text()[:10])"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert found.stdout.startswith("title: 眾新聞"), built.name
