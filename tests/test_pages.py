@@ -144,7 +144,7 @@ async def test_hostile_article_page_shows_its_fields_as_text(archive):
     html = await html_of(archive, "/archive/articles/50066")
     assert "惡意標題&lt;script&gt;window.__pwned = 1; alert(&#39;title&#39;)&lt;/script&gt;</h1>" in html
     assert "&lt;b onmouseover=&#39;alert(1)&#39;&gt;壞作者&lt;/b&gt;" in html
-    body = html.split('<div class="hkc-body">')[1].split("</div>")[0]
+    body = html.split('<div class="hkc-body" lang="zh-Hant-HK">')[1].split("</div>")[0]
     assert "<script" not in body and "onerror" not in body and "onload" not in body and "javascript:" not in body
     assert "<script>window.__pwned" not in html
 
