@@ -4,6 +4,7 @@ matched the same way; the texts of the articles they match; their
 archive, refusals, CSV and the links other pages give to them."""
 
 import csv
+import html
 import io
 import random
 import re
@@ -233,3 +234,17 @@ def as_csv(rows, columns):
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+LINK_LABELS = {
+    "concordance": "Concordance 詞語索引",
+    "collocates": "Collocates 搭配詞",
+    "keywords": "Keywords of these articles 關鍵詞",
+}
+
+
+def language_links_html(links):
+    """The links of language_links as HTML, " · " between them."""
+    return " · ".join(
+        f'<a href="{html.escape(url)}">{LINK_LABELS[name]}</a>' for name, url in (links or {}).items() if url
+    )

@@ -16,7 +16,7 @@ from hkcnews.months import all_month_counts
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site.charts import month_chart_svg
 from hkcnews.site.coverage import coverage_chart
-from hkcnews.site.matches import language_links
+from hkcnews.site.matches import language_links, language_links_html
 from hkcnews.site.related import related
 from hkcnews.site.safe_html import absolute_url, article_html, tag_url
 from hkcnews.site.trends import trends_url
@@ -160,7 +160,8 @@ def template_vars(database, table, view_name, request, datasette):
                 "hkc_only_columns": only_columns(columns or ()),
                 "hkc_coverage_chart": coverage_chart,
                 "hkc_trends_url": trends_url(datasette, database, [search]) if search else None,
-                "hkc_language": language_links(datasette, database, request.args),
+                "hkc_language": (links := language_links(datasette, database, request.args)),
+                "hkc_language_html": Markup(language_links_html(links)),
             }
         if table != ARTICLES:
             return {}
