@@ -26,6 +26,7 @@ folded text lines up character for character with the original.
 
 import functools
 import html
+import json
 import operator
 import re
 
@@ -46,6 +47,10 @@ __all__ = [
     "search_needs_check",
     "matches",
     "searched_body",
+    "article_matches",
+    "figure_matches",
+    "check_sql",
+    "SQL_FUNCTIONS",
     "QuerySyntaxError",
     "TERMS_SCHEME",
 ]
@@ -671,3 +676,45 @@ def searched_body(text, figures):
     figure of its caption, credit and alt text (those present, spaces
     between)."""
     return "\n".join([text] + [" ".join(filter(None, figure)) for figure in figures])
+
+
+def article_matches(query, title, body, figures_json):
+    """matches() over an article row: its title, and the text of its
+    Markdown body with its figures' captions (a JSON array of [caption,
+    credit, alt]), as the index reads them."""
+    figures = json.loads(figures_json) if figures_json else []
+    return matches(query, (title or "", searched_body(visible_text(body or ""), figures)))
+
+
+def figure_matches(query, caption, credit, alt):
+    """matches() over a figure row: its caption with its credit, and its alt text."""
+    return matches(query, (" ".join(filter(None, (caption, credit))), alt or ""))
+
+
+# The SQL functions that check a candidate row where FTS5 finds a superset
+# (search_needs_check), and the conditions that call them: a CASE, so that a
+# query without NEAR costs nothing more than its MATCH (SQLite works out
+# search_needs_check(:param) once per statement).
+SQL_FUNCTIONS = {
+    "search_needs_check": (1, search_needs_check),
+    "search_article_matches": (4, article_matches),
+    "search_figure_matches": (4, figure_matches),
+}
+_ARTICLE_CHECK = (
+    "(case when search_needs_check(:{param}) then search_article_matches(:{param}, {table}.title, {table}.body, "
+    "(select json_group_array(json_array(caption, credit, alt)) from "
+    "(select caption, credit, alt from figures where figures.article_id = {table}.id order by position))) "
+    "else 1 end)"
+)
+_FIGURE_CHECK = (
+    "(case when search_needs_check(:{param}) then "
+    "search_figure_matches(:{param}, {table}.caption, {table}.credit, {table}.alt) else 1 end)"
+)
+
+
+def check_sql(param, table="articles"):
+    """An SQL condition on a row of ``table`` (articles or figures, named as
+    the query names it) that keeps only the rows that satisfy the query in
+    ``:param`` exactly; ANDed with its MATCH."""
+    template = _FIGURE_CHECK if table.strip("[]").endswith("figures") else _ARTICLE_CHECK
+    return template.format(param=param, table=table)

@@ -6,7 +6,7 @@ limits of hkcnews/site/limits.py."""
 from hkcnews.ours import built_by_this_bundle
 from hkcnews.site.excerpts import excerpt
 from hkcnews.site.limits import bound
-from hkcnews.terms import MATCH_NOTHING, fts_query
+from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, fts_query
 
 MMAP_BYTES = 8 * 1024**3
 
@@ -30,7 +30,12 @@ def prepare(conn):
     # datasette-search-all all call escape_fts(:search). Other databases keep
     # the stock function, since their indexes hold plain words.
     if built_by_this_bundle(conn):
+        # A query that does not parse never reaches it (search_syntax.py
+        # answers 400 first); should one, it matches nothing.
         conn.create_function("escape_fts", 1, _never_raise(fts_query, MATCH_NOTHING), deterministic=True)
+        # The exact check of a NEAR search's candidates (terms.check_sql).
+        for name, (arity, function) in SQL_FUNCTIONS.items():
+            conn.create_function(name, arity, _never_raise(function, 0), deterministic=True)
         # A search for a common word reads tens of thousands of article rows
         # by rowid; through mmap each is a memory access instead of a read()
         # call, which halves the time of such pages on the whole archive.
