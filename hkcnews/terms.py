@@ -537,6 +537,11 @@ def _compile(node, query):
         for c in negative:
             if _only_negative(c):
                 raise _error(query, "a -( ) group needs a term that must occur inside it")
+            if _has_near(c):
+                # FTS5 finds a superset of a NEAR, so NOT it would drop too
+                # many: left to the exact check (search_needs_check).
+                _compile(c, query)
+                continue
             expression += " NOT " + _group(_compile(c, query), c)
     return expression
 
