@@ -18,6 +18,7 @@ from hkcnews.site.middleware import wrapped
 from hkcnews.site.redirects import capture_redirect
 from hkcnews.site.refusals import refusal
 from hkcnews.site.robots import robots_txt
+from hkcnews.site.search_help import search_help
 from hkcnews.site.trends import trends
 
 
@@ -103,6 +104,7 @@ def register_routes():
     return [
         (r"^/robots\.txt$", robots_txt),
         (r"^/(?P<database>[^/]+)/-/trends(?P<format>\.csv|\.json)?$", trends),
+        (r"^/(?P<database>[^/]+)/-/search-help$", search_help),
         (r"^/(?P<database>[^/]+)/(?P<table>[^/]+)\.jsonl$", table_jsonl),
     ]
 
