@@ -249,6 +249,7 @@ def query_terms(query):
 DEFAULT_NEAR = 10
 MAX_NEAR = 1000
 MAX_TERMS = 64
+MAX_DEPTH = 32
 
 
 class QuerySyntaxError(ValueError):
@@ -324,6 +325,7 @@ class _Parser:
         self.query = query
         self.tokens = _tokens(query)
         self.at = 0
+        self.depth = 0
 
     def peek(self):
         return self.tokens[self.at][0] if self.at < len(self.tokens) else None
@@ -376,12 +378,20 @@ class _Parser:
             items.append(self.parse_unary())
         return items[0] if len(items) == 1 else ("and", items)
 
+    def deeper(self):
+        # Brackets and -s nest: bounded, as a URL may carry thousands.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail(f"brackets and -s nest at most {MAX_DEPTH} deep")
+
     def parse_unary(self):
         if self.peek() == "-":
+            self.deeper()
             self.take()
             if self.peek() not in ("term", "(", "-"):
                 self.fail("- needs a term right after it, as in -台灣")
             inner = self.parse_unary()
+            self.depth -= 1
             return inner[1] if inner[0] == "not" else ("not", inner)
         return self.parse_near()
 
@@ -409,6 +419,7 @@ class _Parser:
         if kind == "term":
             return ("term", self.take()[1])
         if kind == "(":
+            self.deeper()
             self.take()
             if self.peek() == ")":
                 self.fail("( ) holds no term")
@@ -418,6 +429,7 @@ class _Parser:
             if self.peek() != ")":
                 self.fail("( has no ) after it")
             self.take()
+            self.depth -= 1
             return inner
         if kind == ")":
             self.fail(") has no ( before it")

@@ -97,6 +97,7 @@ def test_visible_text_drops_urls_tags_and_link_targets():
         ("a OR b c", '"a" OR ("b" AND "c")'),  # AND binds tighter than OR
         ("a -(b OR c)", '"a" NOT ("b" OR "c")'),
         ("-(-a) b", '"a" AND "b"'),
+        ("港 " + "-a " * 40, '"港" ' + 'NOT "a" ' * 39 + 'NOT "a"'),  # nesting, not a count, is bounded
         ("COVID-19 -19", '"COVID-19" NOT "19"'),  # - negates only at the start of a word
         ("", '""'),
         ("，。*", '""'),
@@ -159,6 +160,8 @@ def test_positive_terms_are_what_a_page_marks(query, expected):
         ("香港 OR -台灣", "each side of OR needs a term that must occur"),
         ("香港 -(-台灣 -澳門)", "a -( ) group needs a term that must occur inside it"),
         (" ".join(["港"] * 65), "at most 64 terms"),
+        ("(" * 5000 + "港" + ")" * 5000, "brackets and -s nest at most 32 deep"),
+        ("-" * 5000 + "港", "brackets and -s nest at most 32 deep"),
     ],
 )
 def test_a_query_that_does_not_parse_names_its_problem(query, message):
