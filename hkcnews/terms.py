@@ -582,6 +582,11 @@ def fts_query(query):
     that matches() narrows (search_needs_check). Never yields invalid FTS5
     syntax; a query with nothing searchable matches no row; raises
     QuerySyntaxError for one that does not parse or cannot be searched."""
+    return _compiled(query or "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(query):
     tree = parse_query(query)
     if tree is None:
         return MATCH_NOTHING
@@ -646,23 +651,108 @@ def _term_regex(term):
     return re.compile(f"(?=({_term_regex_source(term)}))", re.I)
 
 
-def _spans(term, text):
-    return [m.span(1) for m in _term_regex(term).finditer(text)]
+@functools.lru_cache(maxsize=1024)
+def _plain(term):
+    """A term's text when it is one run of Chinese characters (found with
+    str.find, far faster than a regex over a whole article), else None."""
+    pieces = _pieces(term)
+    return pieces[0][1] if len(pieces) == 1 and pieces[0][0] else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _word_regex(term):
+    """A regex of one Latin word (whose matches cannot overlap), else None."""
+    pieces = _pieces(term)
+    if len(pieces) == 1 and not pieces[0][0] and len(re.findall(r"[^\W_]+", pieces[0][1])) == 1:
+        return re.compile(_term_regex_source(term), re.I)
+    return None
+
+
+def _spans(term, field):
+    """(start, end) of every occurrence of ``term`` in a _Field, overlapping ones too."""
+    plain = _plain(term)
+    if plain is not None:
+        return _plain_spans(plain, field.raw)
+    word = _word_regex(term)
+    if word is not None:
+        return [m.span() for m in word.finditer(field.folded)]
+    return [m.span(1) for m in _term_regex(term).finditer(field.folded)]
+
+
+def _sources_table():
+    sources = {}
+    for source, folded in _FOLD.items():
+        folded = chr(folded) if isinstance(folded, int) else folded
+        sources.setdefault(folded, [folded]).append(chr(source))
+    return sources
+
+
+_SOURCES = _sources_table()
+
+
+def _plain_spans(plain, raw):
+    # A run of Chinese characters in text that is not folded: str.find of
+    # the one of its characters with the fewest forms in the text's script
+    # (港 has one; 國 and 国 fold alike), then the run around each find
+    # folded and compared. Far faster than folding a whole article.
+    anchor = min(range(len(plain)), key=lambda k: len(_SOURCES.get(plain[k], ())))
+    spans = set()
+    for form in _SOURCES.get(plain[anchor], [plain[anchor]]):
+        at = raw.find(form)
+        while at >= 0:
+            start = at - anchor
+            if start >= 0 and fold(raw[start : start + len(plain)]) == plain:
+                spans.add((start, start + len(plain)))
+            at = raw.find(form, at + 1)
+    return sorted(spans)
+
+
+class _Field:
+    """One field of a text, folded only if a term needs it so."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    @functools.cached_property
+    def folded(self):
+        return fold(self.raw)
 
 
 def _near(terms, distances, text):
-    spans = [_spans(t, text) for t in terms]
+    spans = []
+    for term in terms:
+        spans.append(_spans(term, text))
+        if not spans[-1]:
+            return False
     for a_spans, b_spans, distance in zip(spans, spans[1:], distances, strict=False):
-        if not any(max(b0 - a1, a0 - b1) <= distance for a0, a1 in a_spans for b0, b1 in b_spans):
+        if not _close(a_spans, b_spans, distance):
             return False
     return True
+
+
+def _close(a_spans, b_spans, distance):
+    # Both lists are in order of start: for each A, the Bs that start
+    # before A ends plus the distance, walked with a moving lower bound.
+    first = 0
+    for a0, a1 in a_spans:
+        while first < len(b_spans) and b_spans[first][1] < a0 - distance:
+            first += 1
+        for b0, b1 in b_spans[first:]:
+            if b0 - a1 > distance:
+                break
+            if max(b0 - a1, a0 - b1) <= distance:
+                return True
+    return False
 
 
 def _holds(node, fields):
     kind = node[0]
     if kind == "term":
+        plain = _plain(node[1])
+        if plain is not None:
+            return any(_plain_spans(plain, f.raw) for f in fields)
         regex = _term_regex(node[1])
-        return any(regex.search(f) for f in fields)
+        return any(regex.search(f.folded) for f in fields)
     if kind == "near":
         return any(_near(node[1], node[2], f) for f in fields)
     if kind == "and":
@@ -685,7 +775,9 @@ def matches(query, text):
     if tree is None:
         return False
     fields = [text] if isinstance(text, str) else list(text)
-    return _holds(tree, [fold(_CONTROL.sub(" ", f or "")) for f in fields])
+    # Control characters are spaces to the index; to these regexes they are
+    # already neither letters nor Chinese, and replacing them keeps lengths.
+    return _holds(tree, [_Field(f or "") for f in fields])
 
 
 def searched_body(text, figures):
@@ -714,18 +806,24 @@ def figure_matches(query, caption, credit, alt):
 # search_needs_check(:param) once per statement).
 SQL_FUNCTIONS = {
     "search_needs_check": (1, search_needs_check),
-    "search_article_matches": (4, article_matches),
-    "search_figure_matches": (4, figure_matches),
+    # The row's id first, for a server to keep the answers by
+    # (hkcnews/site/connections.py): a table page runs its clause for the
+    # rows, the count and each facet.
+    "search_article_matches": (
+        5,
+        lambda query, _id, title, body, figures: article_matches(query, title, body, figures),
+    ),
+    "search_figure_matches": (5, lambda query, _id, caption, credit, alt: figure_matches(query, caption, credit, alt)),
 }
 _ARTICLE_CHECK = (
-    "(case when search_needs_check(:{param}) then search_article_matches(:{param}, {table}.title, {table}.body, "
+    "(case when search_needs_check(:{param}) then search_article_matches(:{param}, {table}.id, {table}.title, {table}.body, "
     "(select json_group_array(json_array(caption, credit, alt)) from "
     "(select caption, credit, alt from figures where figures.article_id = {table}.id order by position))) "
     "else 1 end)"
 )
 _FIGURE_CHECK = (
     "(case when search_needs_check(:{param}) then "
-    "search_figure_matches(:{param}, {table}.caption, {table}.credit, {table}.alt) else 1 end)"
+    "search_figure_matches(:{param}, {table}.id, {table}.caption, {table}.credit, {table}.alt) else 1 end)"
 )
 
 
