@@ -717,8 +717,97 @@ class _Field:
     def folded(self):
         return fold(self.raw)
 
+    def sure_spans(self, plain):
+        return []
+
+
+# What visible_text reads as markup: a stretch of Markdown without these
+# is in the visible text as it stands.
+_MARKUP = re.compile(r"[<>\[\]()!{}&]|://|www\.", re.I)
+_CAPTION_TAG = re.compile(r"<(?i:/?figcaption)")  # a literal first: fast
+_WWW = re.compile(r"[wW][wW][wW]\.")
+_SPACE_CHAR = re.compile(r"\s")
+
+
+class _MarkdownBody(_Field):
+    """An article's body field, read from its Markdown: the visible text
+    and its captions (searched_body) are worked out only when the Markdown
+    alone cannot tell. A NEAR or a term found in plain text of the Markdown,
+    away from any markup, is in the visible text at the same distances:
+    the usual case, and some hundred times faster than visible_text."""
+
+    def __init__(self, markdown, figures):
+        self.markdown = markdown
+        self.figures = figures
+
+    @functools.cached_property
+    def raw(self):
+        return searched_body(visible_text(self.markdown), self.figures)
+
+    @functools.cached_property
+    def _openers(self):
+        # Where a caption starts or ends or a URL may start, in order:
+        # (position, kind).
+        md = self.markdown
+        found = [(m.start(), m.group().lower()) for m in _CAPTION_TAG.finditer(md)]
+        at = md.find("://")
+        while at >= 0:
+            found.append((at, "url"))
+            at = md.find("://", at + 1)
+        if "ww" in md or "WW" in md or "wW" in md or "Ww" in md:
+            found += [(m.start(), "url") for m in _WWW.finditer(md)]
+        return sorted(found)
+
+    def plainly_visible(self, start, end):
+        md = self.markdown
+        if _MARKUP.search(md, start, end):
+            return False
+        if md.rfind("<", 0, start) > md.rfind(">", 0, start):
+            return False  # inside a tag
+        if md.rfind("<!--", 0, start) > md.rfind("-->", 0, start):
+            return False
+        if md.rfind("{{", 0, start) > md.rfind("}}", 0, start):
+            return False  # a shortcode
+        if md.rfind("](", 0, start) > md.rfind(")", 0, start):
+            return False  # a link's or an image's target
+        if md.rfind("&", max(0, start - 40), start) >= 0:
+            return False  # an entity might reach it
+        caption = url = None
+        for position, kind in self._openers:
+            if position >= start:
+                break
+            if kind != "url":
+                caption = kind
+            else:
+                url = position
+        if caption == "<figcaption":
+            return False
+        return url is None or bool(_SPACE_CHAR.search(md, url, start))
+
+    def sure_spans(self, plain):
+        return [(a, b) for a, b in _plain_spans(plain, self.markdown) if self.plainly_visible(a, b)]
+
+
+def _near_in_markdown(terms, distances, body):
+    # Only runs of Chinese characters, found in plain text of the Markdown
+    # with plain text between: then the visible text has them as close.
+    if any(_plain(t) is None for t in terms):
+        return False
+    spans = [body.sure_spans(_plain(t)) for t in terms]
+    md = body.markdown
+    for a_spans, b_spans, distance in zip(spans, spans[1:], distances, strict=False):
+        if not any(
+            max(b0 - a1, a0 - b1) <= distance and not _MARKUP.search(md, min(a1, b1), max(a0, b0))
+            for a0, a1 in a_spans
+            for b0, b1 in b_spans
+        ):
+            return False
+    return True
+
 
 def _near(terms, distances, text):
+    if isinstance(text, _MarkdownBody) and _near_in_markdown(terms, distances, text):
+        return True
     spans = []
     for term in terms:
         spans.append(_spans(term, text))
@@ -750,7 +839,7 @@ def _holds(node, fields):
     if kind == "term":
         plain = _plain(node[1])
         if plain is not None:
-            return any(_plain_spans(plain, f.raw) for f in fields)
+            return any(f.sure_spans(plain) or _plain_spans(plain, f.raw) for f in fields)
         regex = _term_regex(node[1])
         return any(regex.search(f.folded) for f in fields)
     if kind == "near":
@@ -792,7 +881,11 @@ def article_matches(query, title, body, figures_json):
     Markdown body with its figures' captions (a JSON array of [caption,
     credit, alt]), as the index reads them."""
     figures = json.loads(figures_json) if figures_json else []
-    return matches(query, (title or "", searched_body(visible_text(body or ""), figures)))
+    fts_query(query)  # the same errors
+    tree = parse_query(query)
+    if tree is None:
+        return False
+    return _holds(tree, [_Field(title or ""), _MarkdownBody(body or "", figures)])
 
 
 def figure_matches(query, caption, credit, alt):

@@ -1,5 +1,6 @@
 """The one place that decides what is indexed and what a query looks for."""
 
+import json
 import sqlite3
 
 import pytest
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from hkcnews.terms import (
     QuerySyntaxError,
+    article_matches,
     fold,
     fts_query,
     index_article,
@@ -18,6 +20,7 @@ from hkcnews.terms import (
     positive_terms,
     query_terms,
     search_needs_check,
+    searched_body,
     visible_text,
 )
 
@@ -361,3 +364,33 @@ def test_the_index_finds_what_the_oracle_says(docs, query):
             matches(query, "")
         assume(False)
     assert _found(_index(docs), docs, query) == _expected(docs, query)
+
+
+_MARKDOWN = st.lists(
+    st.sampled_from(
+        ["香港", "台灣", "臺灣", "政府", "人", " ", "，", "\n", "<b>", "</b>", "<figure>", "<figcaption>", "</figcaption>",
+         "</figure>", '<img alt="香港">', "[", "](", ")", "![", "<!--", "-->", "{{<", ">}}", "https://x/", "www.",
+         "&amp;", "&#20154;", "&", "Blinken", "<FigCaption>"]
+    ),
+    max_size=25,
+).map("".join)  # fmt: skip
+_NEAR_QUERIES = st.tuples(
+    st.sampled_from(["香港", "台灣", "政府", "人", "港"]),
+    st.sampled_from(["NEAR/0", "NEAR/1", "NEAR/3", "NEAR"]),
+    st.sampled_from(["香港", "台灣", "政府", "人", "港"]),
+).map(" ".join) | st.sampled_from(["香港", "人", "香港 -(台灣 NEAR/1 政府)", "香港 -人"])
+
+
+@settings(max_examples=1500, deadline=None, database=None)
+@given(markdown=_MARKDOWN, query=_NEAR_QUERIES)
+@example(markdown="<figcaption>香港人</figcaption>", query="香港 NEAR/0 人")
+@example(markdown="https://x/香港人", query="香港 NEAR/0 人")
+@example(markdown="[x](香港人)", query="香港 NEAR/0 人")
+@example(markdown="<!-- a > 香港人 -->", query="香港 NEAR/0 人")
+@example(markdown="{{% x 香港人 %}}", query="香港")
+def test_an_article_row_is_read_as_its_visible_text(markdown, query):
+    # article_matches reads plain stretches of the Markdown itself; always
+    # with the answer the visible text and its captions give.
+    figures = [["香港", None, "人"]]
+    visible = searched_body(visible_text(markdown), figures)
+    assert article_matches(query, "", markdown, json.dumps(figures)) == matches(query, ("", visible))
