@@ -18,7 +18,7 @@ import sqlite3
 import sys
 
 from hkcnews.ours import not_an_archive
-from hkcnews.terms import MATCH_NOTHING, fts_query
+from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, QuerySyntaxError, check_sql, fts_query
 
 # Columns shown for each searchable table; most relevant first, as the
 # canned search ranks articles (a match in the title counts more).
@@ -26,31 +26,40 @@ QUERIES = {
     "articles": (
         "select articles.id, articles.title, articles.date, articles.author, articles.category, articles.url\n"
         "from articles_fts join articles on articles.id = articles_fts.rowid\n"
-        "where articles_fts match {match}\n"
+        "where articles_fts match {match}{check}\n"
         "order by bm25(articles_fts, 0.0, 5.0, 1.0), articles.date desc\n"
         "limit {limit}"
     ),
     "figures": (
         "select figures.article_id, figures.position, figures.caption, figures.credit, figures.image_url\n"
         "from figures_fts join figures on figures.rowid = figures_fts.rowid\n"
-        "where figures_fts match {match}\n"
+        "where figures_fts match {match}{check}\n"
         "order by figures_fts.rank, figures.article_id desc, figures.position\n"
         "limit {limit}"
     ),
 }
 
 
-def search_sql(query, table="articles", limit=20):
+def search_sql(query, table="articles", limit=20, check=True):
     """The SQL that runs ``query`` with the archive's search rules, its
-    MATCH expression written out as an SQL string."""
+    MATCH expression written out as an SQL string. With ``check``, the exact
+    check of a NEAR search's candidates as well (terms.check_sql, which calls
+    SQL functions of this package); without, for any SQLite client, a NEAR
+    search finds a few rows more than the site."""
     match = fts_query(query).replace("'", "''")
-    return QUERIES[table].format(match=f"'{match}'", limit=int(limit))
+    where = ""
+    if check:
+        literal = "'" + query.replace("'", "''") + "'"
+        where = "\n  and " + check_sql("query", table).replace(":query", literal)
+    return QUERIES[table].format(match=f"'{match}'", limit=int(limit), check=where)
 
 
 def search(db, query, table="articles", limit=20):
     """[row dict] of ``query`` in ``table`` of the database file ``db``."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
+    for name, (arity, function) in SQL_FUNCTIONS.items():
+        conn.create_function(name, arity, function, deterministic=True)
     try:
         return [dict(row) for row in conn.execute(search_sql(query, table, limit))]
     finally:
@@ -69,8 +78,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.limit < 1:
         parser.error(f"--limit {args.limit}: must be 1 or more")
+    try:
+        fts_query(args.query)
+    except QuerySyntaxError as e:
+        print(f"hkcnews.search: {e}", file=sys.stderr)
+        return 2
     if args.sql:
-        print(search_sql(args.query, args.table, args.limit) + ";")
+        print(search_sql(args.query, args.table, args.limit, check=False) + ";")
         return 0
     problem = not_an_archive(args.db)
     if problem:

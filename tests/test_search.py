@@ -2,6 +2,9 @@
 search box (?_search=), datasette-search-all and the canned search query."""
 
 import pytest
+from markupsafe import escape
+
+from hkcnews.terms import QuerySyntaxError, check_query
 
 from .helpers import HOSTILE_QUERIES, datasette_for, table_json
 
@@ -101,11 +104,21 @@ async def test_figures_table_search(ds):
 
 
 @pytest.mark.parametrize("query", HOSTILE_QUERIES)
-async def test_hostile_queries_give_a_list_never_an_error(ds, query):
+async def test_hostile_queries_give_a_list_or_say_what_is_wrong(ds, query):
     articles = await ds.client.get("/news/articles.json", params={"_search": query, "_shape": "array"})
     figures = await ds.client.get("/news/figures.json", params={"_search": query, "_shape": "array"})
     canned = await ds.client.get("/news/search.json", params={"q": query, "_shape": "array"})
     page = await ds.client.get("/news/articles", params={"_search": query})
+    try:
+        check_query(query)
+    except QuerySyntaxError as e:
+        # Never a silent empty list: a 400 naming the problem, in every form.
+        for response in (articles, figures, canned, page):
+            assert response.status_code == 400, response.text
+        for response in (articles, figures, canned):
+            assert response.json()["error"] == f"Search: {e}. How to search: /news/-/search-help"
+        assert str(escape(str(e))) in page.text
+        return
     for response in (articles, figures, canned):
         assert response.status_code == 200, response.text
         assert isinstance(response.json(), list)

@@ -106,8 +106,8 @@ async def test_home_page_links_to_the_trends_page(ds):
 
 
 async def test_a_hostile_term_stays_text_on_the_trends_page(ds):
-    term = "<script>alert(1)</script>\"'"
+    term = '<script>alert(1)</script>"\'"'  # quotes closed: it parses
     html = await html_of(ds, "/news/-/trends", q=term)
     assert "<script>alert(1)" not in html
-    assert 'data-term="&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;"' in html
-    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;"' in html
+    assert 'data-term="&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&quot;"' in html
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&#34;"' in html

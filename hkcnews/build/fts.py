@@ -10,7 +10,7 @@ import time
 from queue import Full
 
 from hkcnews.build.tables import PAGE_SIZE
-from hkcnews.terms import index_article, index_terms
+from hkcnews.terms import index_article, index_terms, searched_body
 
 # External-content FTS5 tables: the rows hold index terms, the text stays in
 # the content table. Their column names exist in the content table, so
@@ -49,8 +49,7 @@ def article_fts_values(title, text, figures):
     """The index terms of an article: its title; the text a reader sees in
     its body and its figures; and every character of both, once. Used to add
     and, identically, to delete."""
-    seen_in_figures = [" ".join(filter(None, (f["caption"], f["credit"], f["alt"]))) for f in figures]
-    body = "\n".join([text] + seen_in_figures)
+    body = searched_body(text, [(f["caption"], f["credit"], f["alt"]) for f in figures])
     return index_article(title, body)
 
 

@@ -22,6 +22,7 @@ from hkcnews.site.middleware import wrapped
 from hkcnews.site.redirects import capture_redirect
 from hkcnews.site.refusals import refusal
 from hkcnews.site.robots import robots_txt
+from hkcnews.site.search_help import search_help
 from hkcnews.site.trends import trends
 
 
@@ -112,6 +113,7 @@ def register_routes():
         (r"^/(?P<database>[^/]+)/-/keywords(?P<format>\.csv)?$", keywords_view),
         (r"^/(?P<database>[^/]+)/-/day/(?P<day>[^/]+?)(?P<format>\.json)?$", day),
         (r"^/(?P<database>[^/]+)/-/on-this-day(?P<format>\.json)?$", on_this_day),
+        (r"^/(?P<database>[^/]+)/-/search-help$", search_help),
         (r"^/(?P<database>[^/]+)/(?P<table>[^/]+)\.jsonl$", table_jsonl),
     ]
 

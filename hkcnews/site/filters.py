@@ -7,6 +7,10 @@ from datasette.utils import escape_sqlite
 from hkcnews.internals import STOCK_SEARCH_CLAUSE
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site.facets import TAGS_COLUMN
+from hkcnews.terms import check_sql, search_needs_check
+
+# The searchable tables, and whether a search of each is read in date order.
+SEARCHED = {ARTICLES: True, "figures": False}
 
 
 def tag_filter_clauses(request_args):
@@ -34,12 +38,18 @@ async def search_in_date_order(datasette, database, table, filter_arguments):
     what Datasette's next-page clause assumes: without it, CSV exports and
     second pages of a search skipped or repeated articles of the day a page
     ended on (Datasette 0.65 sorts the first page by date alone).
+
+    A search with NEAR, where FTS5 finds a superset, also gets the exact
+    check of each candidate (terms.check_sql), on the figures table too.
     """
     fts = escape_sqlite(f"{table}_fts")
     stock = STOCK_SEARCH_CLAUSE.format(fts=fts)
-    if table != ARTICLES or stock not in filter_arguments.where_clauses:
+    if table not in SEARCHED or stock not in filter_arguments.where_clauses:
         return filter_arguments
     if not await built_by_us(datasette, database):
         return filter_arguments
-    filter_arguments.where_clauses = ["+" + c if c == stock else c for c in filter_arguments.where_clauses]
+    clause = ("+" if SEARCHED[table] else "") + stock
+    if search_needs_check(str(filter_arguments.params.get("search") or "")):
+        clause = f"{clause} and {check_sql('search', escape_sqlite(table))}"
+    filter_arguments.where_clauses = [clause if c == stock else c for c in filter_arguments.where_clauses]
     return filter_arguments

@@ -7,10 +7,12 @@ from hkcnews.site.database_file import DatabaseFile
 from hkcnews.site.download_queue import DownloadQueue
 from hkcnews.site.downloads import CompleteCsv
 from hkcnews.site.query_status import QueryErrorStatus
+from hkcnews.site.search_syntax import SearchSyntax
 from hkcnews.site.security import SecurityHeaders
 
 # Outermost first: headers for a public site; the configured address,
-# before anything reads the Host; the database file, never compressed; the
+# before anything reads the Host; the database file, never compressed; a
+# search that does not parse, answered 400 before any of it runs; the
 # page cache, which keeps pages once compressed; gzip; downloads in turn;
 # a page is kept only once it is complete, so the cache wraps that check;
 # a failed query's page gets its 400 before the cache sees it (1.0).
@@ -18,6 +20,7 @@ WRAPPERS = (
     SecurityHeaders,
     PublicAddress,
     DatabaseFile,
+    SearchSyntax,
     PageCache,
     Compression,
     DownloadQueue,

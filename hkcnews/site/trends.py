@@ -13,12 +13,18 @@ from hkcnews.compat import ensure_can_view_table
 from hkcnews.months import all_month_counts, month_counts
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site.charts import either_chart, month_index, month_name, trend_chart_svg
+from hkcnews.site.search_syntax import HELP_PATH, problem_message
+from hkcnews.terms import QuerySyntaxError, check_query, check_sql
 
 MAX_TERMS = 5
 EXAMPLE = ("國安法", "23條", "初選")
 # escape_fts is the archive's query function on its connections (the
 # plugin's prepare_connection), the one the table's search box uses.
-MATCHING = f"select date from {ARTICLES} where rowid in (select rowid from {ARTICLES}_fts where {ARTICLES}_fts match escape_fts(:q))"
+# A NEAR search's candidates are then checked exactly (terms.check_sql).
+MATCHING = (
+    f"select date from {ARTICLES} where rowid in "
+    f"(select rowid from {ARTICLES}_fts where {ARTICLES}_fts match escape_fts(:q)) and {check_sql('q', ARTICLES)}"
+)
 
 
 class BadTerms(ValueError):
@@ -87,6 +93,15 @@ async def trends(datasette, request):
         return _error(extension, str(e))
     if extension and not terms:
         return _error(extension, "q: give one term or more, as ?q=國安法&q=23條")
+    for term in terms:
+        try:
+            check_query(term)
+        except QuerySyntaxError as e:
+            # The page with its form, to mend the term in; 400 in every form.
+            message = problem_message(e, datasette.urls.database(database) + HELP_PATH)
+            if extension:
+                return _error(extension, message)
+            return await _page(datasette, request, database, terms, [], error=message)
     rows = await trend_rows(datasette.get_database(database), terms)
     if extension == ".json":
         return Response.json({"database": database, "terms": terms, "rows": rows})
@@ -95,7 +110,7 @@ async def trends(datasette, request):
     return await _page(datasette, request, database, terms, rows)
 
 
-async def _page(datasette, request, database, terms, rows):
+async def _page(datasette, request, database, terms, rows, error=None):
     table_url = datasette.urls.table(database, ARTICLES)
 
     def search_url(term, month=None):
@@ -129,8 +144,11 @@ async def _page(datasette, request, database, terms, rows):
         ],
         "csv_url": trends_url(datasette, database, terms, ".csv"),
         "json_url": trends_url(datasette, database, terms, ".json"),
+        "error": error,
+        "search_help_url": datasette.urls.database(database) + HELP_PATH,
     }
-    return Response.html(await datasette.render_template("hkc_trends.html", context, request=request))
+    page = await datasette.render_template("hkc_trends.html", context, request=request)
+    return Response.html(page, status=400 if error else 200)
 
 
 def _error(extension, message):
