@@ -378,3 +378,32 @@ def test_the_archives_counts_are_stored_in_pieces_a_connection_may_read():
     assert max(len(data) for *_, data in rows) == PIECE_BYTES < 1_000_000
     again = NgramArrays.from_rows(rows)
     assert all((again[name] == arrays[name]).all() for name in NgramArrays.DTYPES)
+
+
+# The query language
+
+
+@pytest.mark.parametrize(
+    "q, articles",
+    [
+        ("國安法 -選舉", {REPEATED, MARKUP, SIMPLIFIED}),
+        ("投票站 OR 简体", set(ELECTION) | {SIMPLIFIED}),
+        ("(候選人 OR 遊行) 國安法", set(ELECTION) | {MARKUP}),
+        ("警方 NEAR/5 國安法", {ELECTION[0], ELECTION[2], ELECTION[4]}),
+        ("警方 NEAR/4 國安法", set()),
+        ("市民 NEAR/2 國安法", {REPEATED}),
+    ],
+)
+async def test_the_concordance_reads_the_query_language(ds, q, articles):
+    lines = await lines_of(ds, q=q)
+    assert {article for article, *_ in lines} == articles
+
+
+@pytest.mark.parametrize(
+    "q, problem", [("國安法 OR", "OR"), ('"unclosed', "quote"), ("-", "-"), ("(香港", "( has no )")]
+)
+async def test_a_query_that_does_not_parse_is_a_400_naming_it(ds, q, problem):
+    for page in ("concordance.csv", "collocates.csv", "keywords.csv"):
+        response = await ds.client.get(f"/news/-/{page}", params={"q": q})
+        assert response.status_code == 400, page
+        assert response.text.startswith("q: ") and problem in response.text, response.text

@@ -17,7 +17,15 @@ from hkcnews.compat import ensure_can_view_table
 from hkcnews.config import PLUGIN
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site.filters import tag_filter_clauses
-from hkcnews.terms import article_text, fts_query, query_terms
+from hkcnews.terms import (
+    QuerySyntaxError,
+    article_text,
+    check_query,
+    check_sql,
+    fts_query,
+    query_terms,
+    search_needs_check,
+)
 
 # The parameters of the articles table page that a language page takes too.
 FILTERS = ("q", "tags__arraycontains", "category", "author", "year", "date__gte", "date__lte")
@@ -78,8 +86,13 @@ def selection(args, prefix=""):
                 raise BadRequest(f"{prefix}{name}: {value!r} is not a date (YYYY-MM-DD)")
             pairs.append((name, value))
     q = next((v for n, v in pairs if n == "q"), "")
-    if q and not query_terms(q):
-        raise BadRequest(f"{prefix}q: {q!r} has no letters or digits to search for")
+    if q:
+        try:
+            check_query(q)
+        except QuerySyntaxError as e:
+            raise BadRequest(f"{prefix}q: {e}") from None
+        if not query_terms(q):
+            raise BadRequest(f"{prefix}q: {q!r} has no letters or digits to search for")
     return Selection(prefix, pairs, q)
 
 
@@ -89,8 +102,12 @@ def where(sel):
     for name, value in sel.pairs:
         if name == "q":
             # The FTS expression the search box's escape_fts makes.
-            clauses.append(f"[{ARTICLES}].id in (select rowid from {ARTICLES}_fts where {ARTICLES}_fts match :q)")
-            params["q"] = fts_query(value)
+            clauses.append(f"[{ARTICLES}].id in (select rowid from {ARTICLES}_fts where {ARTICLES}_fts match :match)")
+            params["match"] = fts_query(value)
+            if search_needs_check(value):
+                # FTS5 finds NEAR's candidates; the query's own check keeps the exact ones.
+                clauses.append(check_sql("q", f"[{ARTICLES}]"))
+                params["q"] = value
         elif name in ("category", "author"):
             clauses.append(f"[{ARTICLES}].{name} = :{name}")
             params[name] = value
