@@ -21,6 +21,8 @@ import numpy as np
 
 __all__ = [
     "SIZES",
+    "CHARS_KEY",
+    "CHARACTERS_KEY",
     "MIN_DOCUMENTS",
     "CharIds",
     "NgramArrays",
@@ -32,6 +34,10 @@ __all__ = [
 ]
 
 SIZES = (2, 3, 4)
+# What the build writes in build_info for the pages: the characters codes
+# are made of (CharIds), and the characters of every text (for log-likelihood).
+CHARS_KEY = "ngram_chars"
+CHARACTERS_KEY = "text_characters"
 # An n-gram in fewer articles of the archive is not kept: too rare to be a
 # keyword or a collocate worth a line, and most of the archive's n-grams.
 MIN_DOCUMENTS = 5

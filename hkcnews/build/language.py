@@ -5,7 +5,16 @@ articles each occurs in (ngrams) and its English words (words)."""
 
 from collections import Counter
 
-from hkcnews.ngrams import MIN_DOCUMENTS, CharIds, NgramArrays, array_rows, count, english_words
+from hkcnews.ngrams import (
+    CHARACTERS_KEY,
+    CHARS_KEY,
+    MIN_DOCUMENTS,
+    CharIds,
+    NgramArrays,
+    array_rows,
+    count,
+    english_words,
+)
 from hkcnews.terms import article_text, fold
 
 # OpenCC folding runs at about five million characters a second: folding
@@ -18,10 +27,6 @@ WORD_TABLE = "words"
 # The same counts as arrays, which a page loads in milliseconds (1.8 million
 # rows of ngrams take seconds to read): name -> the array's bytes.
 ARRAY_TABLE = "ngram_arrays"
-# build_info key of the characters n-gram codes are made of (CharIds).
-CHARS_KEY = "ngram_chars"
-# And the number of characters of every text: the size of the archive, for log-likelihood.
-CHARACTERS_KEY = "text_characters"
 
 
 def create_language_tables(db):

@@ -3,10 +3,7 @@ build_info), read once per database file and process."""
 
 import os
 
-from hkcnews.ngrams import CharIds, NgramArrays
-
-CHARS_KEY = "ngram_chars"
-CHARACTERS_KEY = "text_characters"
+from hkcnews.ngrams import CHARACTERS_KEY, CHARS_KEY, CharIds, NgramArrays
 
 _READ = {}
 
