@@ -18,16 +18,20 @@ import sqlite3
 import sys
 
 from hkcnews.ours import not_an_archive
-from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, QuerySyntaxError, check_sql, fts_query
+from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, QuerySyntaxError, check_sql, fts_query, title_fts_query
 
-# Columns shown for each searchable table; most relevant first, as the
-# canned search ranks articles (a match in the title counts more).
+# Columns shown for each searchable table, in the canned search's order:
+# the articles whose headline matches first, newest first, then the rest
+# most relevant first (a match in the title counts more).
 QUERIES = {
     "articles": (
         "select articles.id, articles.title, articles.date, articles.author, articles.category, articles.url\n"
         "from articles_fts join articles on articles.id = articles_fts.rowid\n"
         "where articles_fts match {match}{check}\n"
-        "order by bm25(articles_fts, 0.0, 5.0, 1.0), articles.date desc\n"
+        "order by articles.id in (select rowid from articles_fts where articles_fts match {title_match}) desc,\n"
+        "  case when articles.id in (select rowid from articles_fts where articles_fts match {title_match})\n"
+        "    then articles.date || printf('%012d', articles.id) end desc,\n"
+        "  bm25(articles_fts, 0.0, 5.0, 1.0), articles.date desc\n"
         "limit {limit}"
     ),
     "figures": (
@@ -47,11 +51,12 @@ def search_sql(query, table="articles", limit=20, check=True):
     SQL functions of this package); without, for any SQLite client, a NEAR
     search finds a few rows more than the site."""
     match = fts_query(query).replace("'", "''")
+    title_match = title_fts_query(query).replace("'", "''")
     where = ""
     if check:
         literal = "'" + query.replace("'", "''") + "'"
         where = "\n  and " + check_sql("query", table).replace(":query", literal)
-    return QUERIES[table].format(match=f"'{match}'", limit=int(limit), check=where)
+    return QUERIES[table].format(match=f"'{match}'", title_match=f"'{title_match}'", limit=int(limit), check=where)
 
 
 def search(db, query, table="articles", limit=20):

@@ -552,10 +552,10 @@ def _pieces(term):
     return [(is_cjk, piece) for is_cjk, piece in _segments(term) if is_cjk or _WORD_CHAR.search(piece)]
 
 
-def _compile(node, query):
+def _compile(node, query, title=False):
     kind = node[0]
     if kind == "term":
-        return _phrase(node[1])
+        return _phrase(node[1], near=title)
     if kind == "near":
         # FTS5 counts tokens, not characters. Each character of the text
         # starts at most one token, and the token that starts at the last
@@ -573,14 +573,14 @@ def _compile(node, query):
         for child in node[1]:
             if _only_negative(child):
                 raise _error(query, "each side of OR needs a term that must occur, not only -terms")
-            parts.append(_group(_compile(child, query), child))
+            parts.append(_group(_compile(child, query, title), child))
         return " OR ".join(parts)
     children = node[1] if kind == "and" else [node]
     positive = [c for c in children if c[0] != "not"]
     negative = [c[1] for c in children if c[0] == "not"]
     if not positive:
         raise _error(query, "a search needs at least one term that must occur, not only -terms")
-    expression = " AND ".join(_group(_compile(c, query), c) for c in positive)
+    expression = " AND ".join(_group(_compile(c, query, title), c) for c in positive)
     if negative:
         if len(positive) > 1:
             expression = f"({expression})"
@@ -590,9 +590,9 @@ def _compile(node, query):
             if _has_near(c):
                 # FTS5 finds a superset of a NEAR, so NOT it would drop too
                 # many: left to the exact check (search_needs_check).
-                _compile(c, query)
+                _compile(c, query, title)
                 continue
-            expression += " NOT " + _group(_compile(c, query), c)
+            expression += " NOT " + _group(_compile(c, query, title), c)
     return expression
 
 
@@ -629,6 +629,23 @@ def _compiled(query):
     if tree is None:
         return MATCH_NOTHING
     return _compile(tree, query)
+
+
+def title_fts_query(query):
+    """An FTS5 MATCH expression for the articles whose title alone satisfies
+    ``query`` (NEAR a superset, as in fts_query): how the canned search puts
+    headline matches first. A lone character is looked for as the token it
+    starts, since the title column has no one-character tokens of its own.
+    Raises QuerySyntaxError as fts_query does."""
+    return _title_compiled(query or "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _title_compiled(query):
+    tree = parse_query(query)
+    if tree is None:
+        return MATCH_NOTHING
+    return "{title} : (" + _compile(tree, query, title=True) + ")"
 
 
 def check_query(query):

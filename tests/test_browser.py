@@ -139,7 +139,7 @@ def test_hostile_title_and_tags_show_as_text(page):
 
 def test_canned_search_marks_the_match(page):
     page.goto("/archive/search?q=崔天凯")
-    marks = page.locator("td.col-excerpt mark").all_inner_texts()
+    marks = page.locator("td.col-snippet mark").all_inner_texts()
     assert marks and set(marks) == {"崔天凱"}
 
 

@@ -119,7 +119,7 @@ async def test_json_download_of_canned_search(ds):
     response = await ds.client.get("/news/search.json", params={"q": "維港", "_shape": "array"})
     assert [r["id"] for r in response.json()] == [50005]
     response = await ds.client.get("/news/search.csv", params={"q": "維港"})
-    assert response.text.splitlines()[0] == "id,title,date,author,category,excerpt"
+    assert response.text.splitlines()[0] == "id,title,date,author,category,snippet"
 
 
 def test_every_table_and_canned_query_is_documented():

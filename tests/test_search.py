@@ -145,7 +145,7 @@ async def test_canned_search_ranks_and_marks_the_match(ds):
         "中美阿拉斯加會談首日激烈交鋒　布林肯提香港、台灣　楊潔篪斥美方「居高臨下」",
         "2021-03-19",
     )
-    assert "中國駐美大使<mark>崔天凱</mark>亦有出席" in row["excerpt"]
+    assert "中國駐美大使<mark>崔天凱</mark>亦有出席" in row["snippet"]
 
 
 async def test_canned_search_ranks_title_matches_first(ds):
@@ -166,7 +166,7 @@ async def test_canned_search_filters_by_tag_and_dates(ds, params, expected):
     assert sorted(r["id"] for r in await canned_search(ds, q="台灣", **params)) == expected
 
 
-async def test_canned_search_excerpt_is_html_safe(tmp_path):
+async def test_canned_search_snippet_is_html_safe(tmp_path):
     from build_db import build
 
     from .helpers import article_md, seeds_with
@@ -177,7 +177,7 @@ async def test_canned_search_excerpt_is_html_safe(tmp_path):
     build(folder, tmp_path / "news.db")
     ds = datasette_for(tmp_path / "news.db")
     rows = await canned_search(ds, q="alert")
-    assert rows[0]["excerpt"] == "香港 &lt;script&gt;<mark>alert</mark>(1)&lt;/script&gt; 粗 a &lt; b 香港"
+    assert rows[0]["snippet"] == "香港 &lt;script&gt;<mark>alert</mark>(1)&lt;/script&gt; 粗 a &lt; b 香港"
     page = await ds.client.get("/news/search", params={"q": "alert"})
     assert "<script>alert" not in page.text
     assert "&lt;script&gt;<mark>alert</mark>(1)" in page.text

@@ -14,7 +14,8 @@ from hkcnews.site.safe_html import tag_url, thumbnail_html
 
 def render_cell(row, value, column, table, database, datasette):
     """The render_cell hook's answer: an awaitable, or None for a cell left to Datasette."""
-    excerpt_cell = column == "excerpt" and isinstance(value, str)
+    # A canned query's passage (search_excerpt ... as snippet, or as excerpt).
+    excerpt_cell = column in ("snippet", "excerpt") and isinstance(value, str)
     if not excerpt_cell and ((table, column) not in _CELLS or value is None):
         return None
 

@@ -6,9 +6,9 @@ limits of hkcnews/site/limits.py."""
 import threading
 
 from hkcnews.ours import built_by_this_bundle
-from hkcnews.site.excerpts import excerpt
+from hkcnews.site.excerpts import article_passage_sql
 from hkcnews.site.limits import bound
-from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, fts_query
+from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, fts_query, title_fts_query
 
 MMAP_BYTES = 8 * 1024**3
 
@@ -64,6 +64,8 @@ def prepare(conn):
         # A query that does not parse never reaches it (search_syntax.py
         # answers 400 first); should one, it matches nothing.
         conn.create_function("escape_fts", 1, _never_raise(fts_query, MATCH_NOTHING), deterministic=True)
+        # The canned search's headline matches, which it lists first.
+        conn.create_function("search_title_fts", 1, _never_raise(title_fts_query, MATCH_NOTHING), deterministic=True)
         # The exact check of a NEAR search's candidates (terms.check_sql),
         # each answer kept for the next query of the same page.
         database = conn.execute("pragma database_list").fetchone()[2]
@@ -78,4 +80,7 @@ def prepare(conn):
         # A visitor's SQL runs on this connection: bounded in size as well
         # as in time (hkcnews/site/limits.py).
         bound(conn)
-    conn.create_function("search_excerpt", 2, _never_raise(excerpt, ""), deterministic=True)
+    # search_excerpt(body, q) and search_excerpt(body, q, figures): the
+    # passage of a canned query's row (excerpts.py).
+    for arity in (2, 3):
+        conn.create_function("search_excerpt", arity, _never_raise(article_passage_sql, ""), deterministic=True)

@@ -1,6 +1,10 @@
-"""What the server shows: search excerpts with the match marked."""
+"""What the server shows of a search's hits: passages of an article's
+text around its best hits, marked, for the table page's results (a
+snippet column in its HTML, CSV and JSON), the canned search and
+search-all; the marked-HTML rule every such cell follows."""
 
 import html
+import json
 import re
 
 import nh3
@@ -53,30 +57,115 @@ def plain_text(markdown):
     return _SPACE.sub(" ", _MARKDOWN_MARKS.sub("", visible_text(text))).strip()
 
 
-def excerpt(markdown, query, before=30, length=120):
-    """A short HTML-safe excerpt of an article body around the first match of
-    ``query``, each match wrapped in ``<mark>``. Starts at the beginning when
-    the match is only in the title or a caption."""
-    text = plain_text(markdown)
-    spans = match_spans(text, query)
-    start = max(0, spans[0][0] - before) if spans else 0
-    end = min(len(text), start + length)
-    pieces = ["…" if start else ""]
-    pos = start
-    for s, e in spans:
-        if e <= start or s < pos:
-            continue
-        if s >= end:
-            break
-        pieces += [html.escape(text[pos:s]), "<mark>", html.escape(text[s:e]), "</mark>"]
-        pos = e
-    pieces.append(html.escape(text[pos : max(end, pos)]))
-    if max(end, pos) < len(text):
-        pieces.append("…")
-    return "".join(pieces)
-
-
 def safe_marked_html(value):
     """Markup allowing ``<mark>`` and nothing else: whatever SQL produced the
     value, no other tag or attribute reaches the page."""
     return nh3.clean(str(value), tags={"mark"}, attributes={})
+
+
+# A passage: at most PASSAGE_CHARS characters of an article's text, with
+# LEAD_CHARS of it before the first hit, so that a hit is read in its sentence.
+PASSAGE_CHARS = 160
+LEAD_CHARS = 20
+_LATIN_CHAR = re.compile(r"[A-Za-z0-9]")
+
+
+def passage_text(body, figures):
+    """The text a passage is cut from: the body as a reader sees it, then its
+    figures' captions, credits and alt text ((caption, credit, alt) triples),
+    on one line; the title is shown beside it, so it is left out."""
+    parts = [plain_text(body or "")] + [" ".join(filter(None, figure)) for figure in figures]
+    return _SPACE.sub(" ", " ".join(parts)).strip()
+
+
+def passage(text, query, length=PASSAGE_CHARS):
+    """HTML of at most ``length`` characters of ``text`` (one line, as
+    passage_text gives it) where the most of ``query``'s terms occur
+    together, then the most hits; each hit in ``<mark>``, as written (a
+    simplified query marks traditional text). The start of the text when no
+    term occurs in it (a hit in the title alone). Everything else escaped."""
+    spans = match_spans(text, query)
+    start = _best_start(text, spans, length)
+    end = min(len(text), start + length)
+    if end - start < length:
+        start = max(0, end - length)  # a hit near the end: the passage ends there
+    start, end = _whole_words(text, start, end, spans)
+    pieces = ["…" if start else ""]
+    pos = start
+    for s, e in spans:
+        if s < start or e > end:
+            continue
+        pieces += [html.escape(text[pos:s]), "<mark>", html.escape(text[s:e]), "</mark>"]
+        pos = e
+    pieces.append(html.escape(text[pos:end]))
+    pieces.append("…" if end < len(text) else "")
+    return "".join(pieces)
+
+
+def _best_start(text, spans, length):
+    # Windows that start LEAD_CHARS before a hit, scored by how many distinct
+    # terms, then how many hits, end within them: one pass, the window's
+    # last hit moving forward as its first does.
+    if not spans:
+        return 0
+    keys = [fold(text[s:e]).lower() for s, e in spans]
+    counts = {}
+    best, best_score, last = 0, (0, 0), 0
+    for first, (s, _) in enumerate(spans):
+        while last < len(spans) and (last == first or spans[last][1] <= s - LEAD_CHARS + length):
+            counts[keys[last]] = counts.get(keys[last], 0) + 1
+            last += 1
+        score = (sum(1 for n in counts.values() if n), last - first)
+        if score > best_score:
+            best, best_score = first, score
+        counts[keys[first]] -= 1
+    return max(0, spans[best][0] - LEAD_CHARS)
+
+
+def _whole_words(text, start, end, spans):
+    # An English word cut at either end of a passage is left out, unless
+    # that would leave out a hit.
+    first_hit = min((s for s, e in spans if s >= start), default=end)
+    last_hit = max((e for s, e in spans if e <= end), default=start)
+    if 0 < start < len(text) and _LATIN_CHAR.match(text[start - 1]) and _LATIN_CHAR.match(text[start]):
+        space = text.find(" ", start, first_hit)
+        if space >= 0:
+            start = space + 1
+    if 0 < end < len(text) and _LATIN_CHAR.match(text[end - 1]) and _LATIN_CHAR.match(text[end]):
+        space = text.rfind(" ", last_hit, end)
+        if space >= 0:
+            end = space
+    return start, end
+
+
+def article_passage(query, body, figures=()):
+    """passage() of an article's body and figures ((caption, credit, alt)
+    triples), or of its body alone."""
+    return passage(passage_text(body, figures), query)
+
+
+def article_passage_sql(body, query, figures_json=None):
+    """The SQL function search_excerpt(body, q[, figures]): article_passage
+    with the figures as the JSON array of [caption, credit, alt] that the
+    canned search makes (terms.check_sql's subquery)."""
+    return article_passage(query, body, json.loads(figures_json) if figures_json else ())
+
+
+def passages(conn, query, ids):
+    """{article id: passage HTML} of the articles ``ids`` for ``query``, read
+    in one query of their bodies and one of their figures."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    marks = ", ".join("?" * len(ids))
+    figures = {}
+    for article_id, caption, credit, alt in conn.execute(
+        f"select article_id, caption, credit, alt from figures where article_id in ({marks}) "
+        "order by article_id, position",
+        ids,
+    ):
+        figures.setdefault(article_id, []).append((caption, credit, alt))
+    return {
+        article_id: article_passage(query, body, figures.get(article_id, []))
+        for article_id, body in conn.execute(f"select id, body from articles where id in ({marks})", ids)
+    }

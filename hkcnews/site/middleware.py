@@ -9,11 +9,13 @@ from hkcnews.site.downloads import CompleteCsv
 from hkcnews.site.query_status import QueryErrorStatus
 from hkcnews.site.search_syntax import SearchSyntax
 from hkcnews.site.security import SecurityHeaders
+from hkcnews.site.snippets import SnippetColumn
 
 # Outermost first: headers for a public site; the configured address,
 # before anything reads the Host; the database file, never compressed; a
 # search that does not parse, answered 400 before any of it runs; the
 # page cache, which keeps pages once compressed; gzip; downloads in turn;
+# a search's snippet column in the articles table's CSV and JSON;
 # a page is kept only once it is complete, so the cache wraps that check;
 # a failed query's page gets its 400 before the cache sees it (1.0).
 WRAPPERS = (
@@ -24,6 +26,7 @@ WRAPPERS = (
     PageCache,
     Compression,
     DownloadQueue,
+    SnippetColumn,
     CompleteCsv,
     QueryErrorStatus,
 )

@@ -19,6 +19,7 @@ from hkcnews.site.coverage import coverage_chart
 from hkcnews.site.matches import language_links, language_links_html
 from hkcnews.site.related import related
 from hkcnews.site.safe_html import absolute_url, article_html, tag_url
+from hkcnews.site.snippets import search_of, table_view
 from hkcnews.site.trends import trends_url
 
 # What a row of the articles table shows unless ?_col= or ?_nocol= asks for
@@ -154,10 +155,13 @@ def template_vars(database, table, view_name, request, datasette):
                 return {"hkc_table": True}
             columns = list_columns(request.args)
             search = request.args.get("_search", "").strip()
+            passages = search_of(request.args)
             return {
                 "hkc_table": True,
                 "hkc_columns": columns,
                 "hkc_only_columns": only_columns(columns or ()),
+                # Each result's passage around its hits (snippets.py).
+                "hkc_table_view": table_view(datasette, database, passages) if passages else None,
                 "hkc_coverage_chart": coverage_chart,
                 "hkc_trends_url": trends_url(datasette, database, [search]) if search else None,
                 "hkc_language": (links := language_links(datasette, database, request.args)),
