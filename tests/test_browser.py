@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import sqlite3
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -151,3 +152,40 @@ def test_chart_has_one_bar_per_month(page, archive_db):
     assert [bars.nth(i).get_attribute("data-month") for i in range(bars.count())] == months
     assert bars.first.bounding_box()["height"] > 0
     assert page.watcher.errors == []
+
+
+def test_search_results_show_the_passage_with_the_hit_marked(page):
+    page.goto("/archive/articles?_search=炎熱")
+    assert page.locator("th.col-snippet").inner_text().strip() == "snippet"
+    assert page.locator("td.col-snippet").all_inner_texts() == ["香，港的天氣今日炎熱。維多利亞港海面平靜。"]
+    assert page.locator("td.col-snippet mark").all_inner_texts() == ["炎熱"]
+
+
+def test_search_all_shows_each_articles_passage_not_its_body(page):
+    page.goto("/-/search?q=炎熱")
+    page.wait_for_selector(".hkc-search-all-articles td.col-snippet mark")
+    articles = page.locator(".hkc-search-all-articles")
+    assert articles.locator("td.col-title").all_inner_texts() == ["天氣報告"]
+    assert articles.locator("td.col-snippet mark").all_inner_texts() == ["炎熱"]
+    assert "月費訂戶" not in articles.inner_text()  # the body's footer is not shown
+    assert page.watcher.errors == []
+
+
+def test_search_all_links_the_search_help(page):
+    page.goto("/-/search")
+    page.locator("a.hkc-search-help").click()
+    page.wait_for_url("**/archive/-/search-help")
+    assert page.locator("h1").inner_text() == "搜尋語法 Search help"
+
+
+def test_the_search_help_is_beside_the_search_box_and_its_examples_run(page):
+    page.goto("/archive/articles")
+    # The script puts the link in Datasette's search row.
+    page.locator(".search-row a.hkc-search-help").click()
+    page.wait_for_url("**/archive/-/search-help")
+    page.locator("table.hkc-search-help a", has_text="香港 台灣").click()
+    page.wait_for_url("**/archive/articles?*")
+    # (Datasette 1.0a41 leaves its search box empty; the address is the search.)
+    assert parse_qs(urlparse(page.url).query)["_search"] == ["香港 台灣"]
+    marks = set(page.locator("td.col-snippet mark").all_inner_texts())
+    assert marks and marks <= {"香港", "台灣"}

@@ -22,6 +22,7 @@ from hkcnews.site.middleware import wrapped
 from hkcnews.site.redirects import capture_redirect
 from hkcnews.site.refusals import refusal
 from hkcnews.site.robots import robots_txt
+from hkcnews.site.search_all import search_all_script
 from hkcnews.site.search_help import search_help
 from hkcnews.site.trends import trends
 
@@ -40,6 +41,11 @@ def render_cell(row, value, column, table, database, datasette):
 @hookimpl
 def extra_template_vars(template, database, table, view_name, request, datasette):
     return template_data.template_vars(database, table, view_name, request, datasette)
+
+
+@hookimpl
+def extra_body_script(template, datasette):
+    return search_all_script(template, datasette)
 
 
 @hookimpl
