@@ -15,6 +15,7 @@ home page's archive section, as 0.65 has no hook for the home page).
 """
 
 import copy
+import re
 
 from datasette import hookimpl
 from datasette.utils import await_me_maybe
@@ -26,6 +27,10 @@ from hkcnews.compat import DATASETTE_1
 # hkcnews/site/facets.py rewrites to be read in date order. Found by string, as
 # Datasette gives the filters as SQL text.
 STOCK_SEARCH_CLAUSE = "rowid in (select rowid from {fts} where {fts} match escape_fts(:search))"
+# And of a column search (?_search_title=), the column and the parameter's number in its groups.
+STOCK_COLUMN_SEARCH_CLAUSE = re.compile(
+    r"rowid in \(select rowid from (?P<fts>\S+) where (?P<column>\S+) match escape_fts\(:search_(?P<n>\d+)\)\)\Z"
+)
 
 
 def served_datasette(db, inspect_data, settings, **configuration):
@@ -73,7 +78,8 @@ def rewriting_search_filters(rewrite):
     @hookimpl(hookwrapper=True, specname="filters_from_request")
     def wrapper(request, database, table, datasette):
         outcome = yield
-        if "_search" not in request.args or request.args.get("_searchmode") == "raw":
+        searched = any(key == "_search" or key.startswith("_search_") for key in request.args)
+        if not searched or request.args.get("_searchmode") == "raw":
             return
 
         def rewritten(hook):

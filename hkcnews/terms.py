@@ -552,10 +552,10 @@ def _pieces(term):
     return [(is_cjk, piece) for is_cjk, piece in _segments(term) if is_cjk or _WORD_CHAR.search(piece)]
 
 
-def _compile(node, query, title=False):
+def _compile(node, query, lone_prefix=False):
     kind = node[0]
     if kind == "term":
-        return _phrase(node[1], near=title)
+        return _phrase(node[1], near=lone_prefix)
     if kind == "near":
         # FTS5 counts tokens, not characters. Each character of the text
         # starts at most one token, and the token that starts at the last
@@ -573,14 +573,14 @@ def _compile(node, query, title=False):
         for child in node[1]:
             if _only_negative(child):
                 raise _error(query, "each side of OR needs a term that must occur, not only -terms")
-            parts.append(_group(_compile(child, query, title), child))
+            parts.append(_group(_compile(child, query, lone_prefix), child))
         return " OR ".join(parts)
     children = node[1] if kind == "and" else [node]
     positive = [c for c in children if c[0] != "not"]
     negative = [c[1] for c in children if c[0] == "not"]
     if not positive:
         raise _error(query, "a search needs at least one term that must occur, not only -terms")
-    expression = " AND ".join(_group(_compile(c, query, title), c) for c in positive)
+    expression = " AND ".join(_group(_compile(c, query, lone_prefix), c) for c in positive)
     if negative:
         if len(positive) > 1:
             expression = f"({expression})"
@@ -590,9 +590,9 @@ def _compile(node, query, title=False):
             if _has_near(c):
                 # FTS5 finds a superset of a NEAR, so NOT it would drop too
                 # many: left to the exact check (search_needs_check).
-                _compile(c, query, title)
+                _compile(c, query, lone_prefix)
                 continue
-            expression += " NOT " + _group(_compile(c, query, title), c)
+            expression += " NOT " + _group(_compile(c, query, lone_prefix), c)
     return expression
 
 
@@ -631,21 +631,28 @@ def _compiled(query):
     return _compile(tree, query)
 
 
-def title_fts_query(query):
-    """An FTS5 MATCH expression for the articles whose title alone satisfies
-    ``query`` (NEAR a superset, as in fts_query): how the canned search puts
-    headline matches first. A lone character is looked for as the token it
-    starts, since the title column has no one-character tokens of its own.
+def column_fts_query(query, column):
+    """An FTS5 MATCH expression for the rows whose ``column`` of the index
+    alone satisfies ``query`` (NEAR a superset, as in fts_query): a column
+    search (?_search_title=), and the canned search's headline matches. A
+    lone character is looked for as the token it starts, since only the
+    one-character column has every character as a token of its own.
     Raises QuerySyntaxError as fts_query does."""
-    return _title_compiled(query or "")
+    return _column_compiled(query or "", column)
+
+
+def title_fts_query(query):
+    """column_fts_query of the title: how the canned search finds the
+    articles whose headline matches, which it lists first."""
+    return column_fts_query(query, "title")
 
 
 @functools.lru_cache(maxsize=1024)
-def _title_compiled(query):
+def _column_compiled(query, column):
     tree = parse_query(query)
     if tree is None:
         return MATCH_NOTHING
-    return "{title} : (" + _compile(tree, query, title=True) + ")"
+    return "{" + column + "} : (" + _compile(tree, query, lone_prefix=True) + ")"
 
 
 def check_query(query):
@@ -943,6 +950,11 @@ def article_matches(query, title, body, figures_json):
     return _holds(tree, [_Field(title or ""), _MarkdownBody(body or "", figures)])
 
 
+def body_matches(query, body, figures_json):
+    """article_matches of the body and figures alone (?_search_body=)."""
+    return article_matches(query, "", body, figures_json)
+
+
 def figure_matches(query, caption, credit, alt):
     """matches() over a figure row: its caption with its credit, and its alt text."""
     return matches(query, (" ".join(filter(None, (caption, credit))), alt or ""))
@@ -962,12 +974,19 @@ SQL_FUNCTIONS = {
         lambda query, _id, title, body, figures: article_matches(query, title, body, figures),
     ),
     "search_figure_matches": (5, lambda query, _id, caption, credit, alt: figure_matches(query, caption, credit, alt)),
+    # A column search's check: one field of text, or an article's body.
+    "search_field_matches": (2, lambda query, text: matches(query, text or "")),
+    "search_body_matches": (3, body_matches),
 }
+# The JSON array of [caption, credit, alt] of an article's figures, in order.
+_FIGURES = (
+    "(select json_group_array(json_array(caption, credit, alt)) from "
+    "(select caption, credit, alt from figures where figures.article_id = {table}.id order by position))"
+)
 _ARTICLE_CHECK = (
     "(case when search_needs_check(:{param}) then search_article_matches(:{param}, {table}.id, {table}.title, {table}.body, "
-    "(select json_group_array(json_array(caption, credit, alt)) from "
-    "(select caption, credit, alt from figures where figures.article_id = {table}.id order by position))) "
-    "else 1 end)"
+    + _FIGURES
+    + ") else 1 end)"
 )
 _FIGURE_CHECK = (
     "(case when search_needs_check(:{param}) then "
@@ -975,9 +994,24 @@ _FIGURE_CHECK = (
 )
 
 
-def check_sql(param, table="articles"):
+# A column search's check, by the column of the index it searches.
+_COLUMN_CHECKS = {
+    "title": "search_field_matches(:{param}, {table}.title)",
+    "body": "search_body_matches(:{param}, {table}.body, " + _FIGURES + ")",
+    "caption": "search_field_matches(:{param}, trim(coalesce({table}.caption, '') || ' ' || coalesce({table}.credit, '')))",
+    "alt": "search_field_matches(:{param}, {table}.alt)",
+}
+
+
+def check_sql(param, table="articles", column=None):
     """An SQL condition on a row of ``table`` (articles or figures, named as
     the query names it) that keeps only the rows that satisfy the query in
-    ``:param`` exactly; ANDed with its MATCH."""
+    ``:param`` exactly; ANDed with its MATCH. ``column``: of a column
+    search, which reads that column of the index alone."""
+    if column is not None:
+        check = _COLUMN_CHECKS.get(column)
+        if check is None:
+            return "1"  # the one-character column: no NEAR to check there
+        return ("(case when search_needs_check(:{param}) then " + check + " else 1 end)").format(param=param, table=table)
     template = _FIGURE_CHECK if table.strip("[]").endswith("figures") else _ARTICLE_CHECK
     return template.format(param=param, table=table)

@@ -39,6 +39,22 @@ async def test_datasettes_search_clause_is_the_one_the_plugin_rewrites(tmp_path)
     assert internals.STOCK_SEARCH_CLAUSE.format(fts="notes_fts") in data["query"]["sql"]
 
 
+async def test_datasettes_column_search_clause_is_the_one_the_plugin_rewrites(tmp_path):
+    db = sqlite_utils.Database(tmp_path / "plain.db")
+    db["notes"].insert({"id": 1, "text": "hello"}, pk="id")
+    db["notes"].enable_fts(["text"])
+    data = await table_json(datasette_for(tmp_path / "plain.db"), "/plain/notes.json", _search_text="hello")
+    clauses = [c.strip() for c in data["query"]["sql"].split("where", 1)[1].split("order by")[0].split(" and ")]
+    (found,) = [m for m in map(internals.STOCK_COLUMN_SEARCH_CLAUSE.match, clauses) if m]
+    assert (found["fts"], found["column"], found["n"]) == ("notes_fts", "text", "0")
+
+
+async def test_archive_column_search_clause_is_rewritten(ds):
+    data = await table_json(ds, "/news/articles.json", _search_title="港")
+    assert "match search_column_fts(:search_0, 'title')" in data["query"]["sql"]
+    assert "escape_fts" not in data["query"]["sql"]
+
+
 async def test_archive_search_clause_is_rewritten(ds):
     data = await table_json(ds, "/news/articles.json", _search="港")
     assert "+" + internals.STOCK_SEARCH_CLAUSE.format(fts="articles_fts") in data["query"]["sql"]

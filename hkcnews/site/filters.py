@@ -4,7 +4,7 @@ clause read in date order."""
 
 from datasette.utils import escape_sqlite
 
-from hkcnews.internals import STOCK_SEARCH_CLAUSE
+from hkcnews.internals import STOCK_COLUMN_SEARCH_CLAUSE, STOCK_SEARCH_CLAUSE
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site.facets import TAGS_COLUMN
 from hkcnews.terms import check_sql, search_needs_check
@@ -41,15 +41,31 @@ async def search_in_date_order(datasette, database, table, filter_arguments):
 
     A search with NEAR, where FTS5 finds a superset, also gets the exact
     check of each candidate (terms.check_sql), on the figures table too.
+
+    A column search (?_search_title=) reads that column of the index with
+    terms.column_fts_query, whose lone characters are found where they
+    stand inside a run too (escape_fts finds them in the one-character
+    column, which spans every column), with its exact check of NEAR.
     """
+    if table not in SEARCHED or not await built_by_us(datasette, database):
+        return filter_arguments
     fts = escape_sqlite(f"{table}_fts")
     stock = STOCK_SEARCH_CLAUSE.format(fts=fts)
-    if table not in SEARCHED or stock not in filter_arguments.where_clauses:
-        return filter_arguments
-    if not await built_by_us(datasette, database):
-        return filter_arguments
-    clause = ("+" if SEARCHED[table] else "") + stock
-    if search_needs_check(str(filter_arguments.params.get("search") or "")):
-        clause = f"{clause} and {check_sql('search', escape_sqlite(table))}"
-    filter_arguments.where_clauses = [clause if c == stock else c for c in filter_arguments.where_clauses]
+    order = "+" if SEARCHED[table] else ""
+    clauses = []
+    for clause in filter_arguments.where_clauses:
+        if clause == stock:
+            clause = order + stock
+            if search_needs_check(str(filter_arguments.params.get("search") or "")):
+                clause = f"{clause} and {check_sql('search', escape_sqlite(table))}"
+        elif (column_search := STOCK_COLUMN_SEARCH_CLAUSE.match(clause)) and column_search["fts"] == fts:
+            clause = _column_search(table, fts, column_search["column"].strip("[]"), f"search_{column_search['n']}")
+            clause = order + clause
+        clauses.append(clause)
+    filter_arguments.where_clauses = clauses
     return filter_arguments
+
+
+def _column_search(table, fts, column, param):
+    match = f"rowid in (select rowid from {fts} where {fts} match search_column_fts(:{param}, '{column}'))"
+    return f"{match} and {check_sql(param, escape_sqlite(table), column)}"

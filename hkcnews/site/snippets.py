@@ -1,8 +1,8 @@
 """The snippet column of a search of the articles table: each result's
 passage around its best hits (excerpts.py), in place of the start of the
 body. The table page shows it beside the title; its CSV, JSON and JSON lines
-add it as a column named snippet, only when the request has a ?_search=,
-and keep the whole body.
+add it as a column named snippet, only when the request has a search
+(?_search=, or a column's ?_search_title=), and keep the whole body.
 
 Datasette has no hook that adds a column to a table's rows, so the page's
 rows get theirs in _table.html (table_view), and the CSV and JSON get theirs
@@ -39,10 +39,17 @@ csv.field_size_limit(1_000_000)
 
 
 def search_of(args):
-    """The table search of request arguments (?_search=), or None."""
-    values = args.getlist("_search") if hasattr(args, "getlist") else args.get("_search", [])
-    search = " ".join(v.strip() for v in values if v.strip())
-    return search or None
+    """The search of a table request's arguments (``?_search=``, and the
+    column searches ``?_search_title=``…, each in brackets beside the
+    others), or None. ``args``: Datasette's request.args, or parse_qs's dict."""
+    keys = args.keys()
+    values = []
+    for key in keys:
+        if key == "_search" or key.startswith("_search_"):
+            values += [v.strip() for v in (args.getlist(key) if hasattr(args, "getlist") else args[key]) if v.strip()]
+    if len(values) > 1:
+        return " ".join(f"({v})" for v in values)
+    return values[0] if values else None
 
 
 def table_view(datasette, database, search):
