@@ -752,6 +752,12 @@ def _sources_table():
 _SOURCES = _sources_table()
 
 
+def written_forms(folded_char):
+    """Every character that folds to ``folded_char``, itself first: the
+    ways the text may write a character of a folded query (国: 国 國)."""
+    return _SOURCES.get(folded_char, [folded_char])
+
+
 def _plain_spans(plain, raw):
     # A run of Chinese characters in text that is not folded: str.find of
     # the one of its characters with the fewest forms in the text's script
@@ -1012,6 +1018,8 @@ def check_sql(param, table="articles", column=None):
         check = _COLUMN_CHECKS.get(column)
         if check is None:
             return "1"  # the one-character column: no NEAR to check there
-        return ("(case when search_needs_check(:{param}) then " + check + " else 1 end)").format(param=param, table=table)
+        return ("(case when search_needs_check(:{param}) then " + check + " else 1 end)").format(
+            param=param, table=table
+        )
     template = _FIGURE_CHECK if table.strip("[]").endswith("figures") else _ARTICLE_CHECK
     return template.format(param=param, table=table)

@@ -98,6 +98,10 @@ def test_a_simplified_query_marks_the_traditional_characters():
     assert passage("立法會討論國家安全條例。", "国家安全") == "立法會討論<mark>國家安全</mark>條例。"
 
 
+def test_full_width_letters_are_marked_as_the_words_they_fold_to():
+    assert passage("新一波ＣＯＶＩＤ疫情。", "covid") == "新一波<mark>ＣＯＶＩＤ</mark>疫情。"
+
+
 def test_the_passage_is_where_most_terms_occur_together():
     text = "颱風" + "甲" * 400 + "颱風與暴雨同時襲港" + "乙" * 400 + "暴雨"
     html = passage(text, "颱風 暴雨")

@@ -3,22 +3,22 @@ text around its best hits, marked, for the table page's results (a
 snippet column in its HTML, CSV and JSON), the canned search and
 search-all; the marked-HTML rule every such cell follows."""
 
+import functools
 import html
 import json
 import re
 
 import nh3
 
-from hkcnews.terms import fold, query_terms, visible_text, without_headline
+from hkcnews.terms import fold, query_terms, visible_text, without_headline, written_forms
 
-_SPACE = re.compile(r"\s+")
 _MARKDOWN_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}|>)\s*|\*\*|__", re.M)
 
 
-def _term_pattern(term):
+def _term_pattern(term, written=False):
     # The index ignores punctuation and spaces inside a phrase, and matches
     # Latin words whole; the highlight follows it.
-    parts = [re.escape(p) for p in re.split(r"[\W_]+", term) if p]
+    parts = [_part_pattern(p, written) for p in re.split(r"[\W_]+", term) if p]
     pattern = r"[\W_]*".join(parts)
     if re.match(r"[A-Za-z0-9]", term):
         pattern = r"(?<![A-Za-z0-9])" + pattern
@@ -27,12 +27,27 @@ def _term_pattern(term):
     return pattern
 
 
-def query_regex(query):
+def _part_pattern(part, written):
+    if not written:
+        return re.escape(part)
+    return "".join(map(_written_class, part))
+
+
+@functools.lru_cache(maxsize=4096)
+def _written_class(char):
+    forms = written_forms(char)
+    return re.escape(char) if len(forms) == 1 else "[" + "".join(map(re.escape, forms)) + "]"
+
+
+@functools.lru_cache(maxsize=256)
+def query_regex(query, written=False):
     """A regular expression of every place where a term of ``query`` matches
-    folded text, or None for a query with nothing to find. Longer terms
-    first, so that of two terms one inside the other the whole one is a hit."""
+    folded text (or, ``written``, the text as written: each character of a
+    term as any character that folds to it), or None for a query with
+    nothing to find. Longer terms first, so that of two terms one inside
+    the other the whole one is a hit."""
     terms = sorted(query_terms(query), key=len, reverse=True)
-    patterns = [p for p in map(_term_pattern, terms) if p]
+    patterns = [p for p in (_term_pattern(t, written) for t in terms) if p]
     if not patterns:
         return None
     # Case-blind only when there are letters to fold: re.I makes a search
@@ -43,18 +58,20 @@ def query_regex(query):
 
 def match_spans(text, query):
     """(start, end) of every place in ``text`` where a query term matches,
-    in order, found in the folded text (which lines up with ``text``)."""
-    regex = query_regex(query)
+    in order. Found in the text as written: folding a whole article costs
+    more than every other step of a passage."""
+    regex = query_regex(query, written=True)
     if regex is None:
         return []
-    return [m.span() for m in regex.finditer(fold(text)) if m.end() > m.start()]
+    return [m.span() for m in regex.finditer(text) if m.end() > m.start()]
 
 
 def plain_text(markdown):
     """An article body as the plain text a reader sees, on one line: no
     headline, markup, link targets or captions."""
     text = without_headline(markdown)
-    return _SPACE.sub(" ", _MARKDOWN_MARKS.sub("", visible_text(text))).strip()
+    # split() and join(): the same as collapsing \s+ and stripping, five times faster.
+    return " ".join(_MARKDOWN_MARKS.sub("", visible_text(text)).split())
 
 
 def safe_marked_html(value):
@@ -74,8 +91,8 @@ def passage_text(body, figures):
     """The text a passage is cut from: the body as a reader sees it, then its
     figures' captions, credits and alt text ((caption, credit, alt) triples),
     on one line; the title is shown beside it, so it is left out."""
-    parts = [plain_text(body or "")] + [" ".join(filter(None, figure)) for figure in figures]
-    return _SPACE.sub(" ", " ".join(parts)).strip()
+    parts = [plain_text(body or "")] + [" ".join(" ".join(filter(None, figure)).split()) for figure in figures]
+    return " ".join(filter(None, parts))
 
 
 def passage(text, query, length=PASSAGE_CHARS):
