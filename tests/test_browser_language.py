@@ -42,7 +42,7 @@ def test_the_hits_stand_in_one_column(browser, language_server, size):
     assert len(lefts) == 1, lefts
     # The whole line is on the screen: nothing wider than the window.
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[size][0]
-    assert page.locator(".hkc-count").inner_text().startswith("13 hits in 8 articles")
+    assert page.locator(".hkc-count").inner_text().startswith("在 8 篇文章中找到 13 處 13 hits in 8 articles")
     screenshot(page, f"concordance-{size}.png", start="h1")
     assert page.watcher.errors == []
     page.context.close()

@@ -222,6 +222,27 @@ async def test_on_this_day_links_each_year_to_its_day_page(ds):
     assert '<p class="hkc-day-count">5 篇文章 5 articles in 3 years, newest year first.</p>' in html
 
 
+async def test_on_this_day_gives_each_year_s_count_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/on-this-day", date="06-24")
+    assert '<h2><a href="/news/-/day/2021-06-24">2021-06-24</a>: 3 篇文章 3 articles</h2>' in html
+    assert '<h2><a href="/news/-/day/2020-06-24">2020-06-24</a>: 1 篇文章 1 article</h2>' in html
+
+
+async def test_a_day_page_title_gives_its_count_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/day/2021-06-24")
+    assert "<title>2021-06-24: 3 篇文章 3 articles</title>" in html
+
+
+async def test_the_day_pages_label_their_json_in_chinese_and_english(ds):
+    day = await html_of(ds, "/news/-/day/2021-06-24")
+    assert '<p class="export-links">下載 This day as <a href="/news/-/day/2021-06-24.json">JSON</a>.</p>' in day
+    on_this_day = await html_of(ds, "/news/-/on-this-day", date="06-24")
+    assert (
+        '<p class="export-links">下載 These articles as <a href="/news/-/on-this-day.json?date=06-24">JSON</a>.</p>'
+        in on_this_day
+    )
+
+
 async def test_on_this_day_links_the_calendar_days_either_side(ds):
     html = await html_of(ds, "/news/-/on-this-day", date="03-01")
     assert '<a class="hkc-previous-day" href="/news/-/on-this-day?date=02-29">← 前一日 Previous day</a>' in html

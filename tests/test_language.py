@@ -341,8 +341,8 @@ async def test_a_tag_page_links_the_keywords_of_its_articles(ds):
 
 async def test_the_trends_page_links_each_terms_concordance(ds):
     html = await html_of(ds, "/news/-/trends", q=["國安法", "投票站"])
-    assert '<a href="/news/-/concordance?q=%E5%9C%8B%E5%AE%89%E6%B3%95">Concordance 詞語索引</a>' in html
-    assert '<a href="/news/-/concordance?q=%E6%8A%95%E7%A5%A8%E7%AB%99">Concordance 詞語索引</a>' in html
+    assert '<a href="/news/-/concordance?q=%E5%9C%8B%E5%AE%89%E6%B3%95">詞語索引 Concordance</a>' in html
+    assert '<a href="/news/-/concordance?q=%E6%8A%95%E7%A5%A8%E7%AB%99">詞語索引 Concordance</a>' in html
 
 
 async def test_the_whole_archive_page_has_no_language_links(ds):
@@ -407,3 +407,65 @@ async def test_a_query_that_does_not_parse_is_a_400_naming_it(ds, q, problem):
         response = await ds.client.get(f"/news/-/{page}", params={"q": q})
         assert response.status_code == 400, page
         assert response.text.startswith("q: ") and problem in response.text, response.text
+
+
+# Labels: the Chinese first, the English beside it
+
+
+async def test_the_concordance_page_title_and_heading_are_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/concordance", q="國安法")
+    assert "<title>國安法: 詞語索引 concordance</title>" in html
+    assert '<h1 lang="zh-Hant-HK">詞語索引 <span lang="en">Concordance</span></h1>' in html
+
+
+async def test_the_concordance_head_gives_its_counts_in_chinese_before_the_english(ds):
+    html = await html_of(ds, "/news/-/concordance", q="國安法")
+    assert '<span lang="zh-Hant-HK">在 8 篇文章中找到 13 處</span> <strong>13 hits in 8 articles</strong>' in html
+
+
+async def test_the_concordance_sorts_and_links_are_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/concordance", q="國安法")
+    assert '<p class="hkc-sorts">排序 Sort by:' in html
+    assert "<strong>日期 date</strong>" in html
+    assert '<option value="random">隨機 random</option>' in html
+    assert ">文章 The articles</a> · " in html
+    assert ">搭配詞 Collocates</a> · " in html
+    assert ">關鍵詞 Keywords of these articles</a>" in html
+    assert " · 下載 Download: " in html
+
+
+async def test_the_concordance_sort_menu_still_sends_the_sort_names(ds):
+    html = await html_of(ds, "/news/-/concordance", q="國安法")
+    assert re.findall(r'<option value="([^"]+)"', html) == ["date", "1L", "2L", "1R", "2R", "random"]
+
+
+async def test_the_concordance_pages_are_numbered_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/concordance", q="測試詞")
+    assert "第 1 頁，共 2 頁 Page 1 of 2" in html
+
+
+async def test_the_collocates_page_title_and_table_are_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/collocates", q="國安法")
+    assert "<title>國安法: 搭配詞 collocates</title>" in html
+    assert (
+        "<th>搭配詞 Collocate</th><th>命中 Hits</th><th>全庫文章 Archive articles</th>"
+        "<th>logDice</th><th>對數似然 Log-likelihood</th>"
+    ) in html
+    assert '<p class="hkc-sorts">排序 Rank by:' in html
+    assert ">次數 count</a>" in html
+
+
+async def test_the_keywords_page_title_and_table_are_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/keywords", tags__arraycontains="選舉")
+    assert "<title>關鍵詞 Keywords: " in html
+    assert '<span lang="zh-Hant-HK">5 篇文章</span> <strong>5 articles</strong>' in html
+    assert (
+        "<th>關鍵詞 Keyword</th><th>本組文章 Articles of the set</th><th>全庫文章 Archive articles</th>"
+        "<th>簡單數學 Simple maths</th><th>對數似然 Log-likelihood</th>"
+    ) in html
+
+
+async def test_the_keywords_page_without_a_selection_asks_for_one_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/keywords")
+    assert "<title>關鍵詞 Keywords</title>" in html
+    assert "<p>請輸入搜尋或篩選 Give a search or a filter, for example" in html

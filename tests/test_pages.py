@@ -5,8 +5,10 @@ metadata.yml applying to a database of any name."""
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
+import yaml
 from datasette.app import Datasette
 
 from hkcnews.site.charts import month_chart_svg
@@ -222,7 +224,10 @@ async def test_home_page_links_to_the_database_file_with_its_size(archive_db):
     served = Datasette(immutables=[str(archive_db)], **configured())  # as hkcnews.serve serves it
     html = await html_of(served, "/")
     mb = archive_db.stat().st_size / 1e6
-    assert f'<a class="hkc-download" href="/archive.db">Download the database</a>\n    (SQLite, {mb:,.1f} MB).' in html
+    assert (
+        f'<a class="hkc-download" href="/archive.db">下載資料庫 Download the database</a>\n    (SQLite, {mb:,.1f} MB).'
+        in html
+    )
     download = await served.client.get("/archive.db")
     assert download.status_code == 200 and download.content == archive_db.read_bytes()
 
@@ -238,7 +243,7 @@ async def test_atom_feed_of_the_newest_articles(archive):
     assert response.status_code == 200
     feed = ET.fromstring(response.content)
     ns = {"a": "http://www.w3.org/2005/Atom"}
-    assert feed.find("a:title", ns).text == "Newest articles"
+    assert feed.find("a:title", ns).text == "最新文章 Newest articles"
     entries = feed.findall("a:entry", ns)
     assert [e.find("a:id", ns).text for e in entries][:3] == [
         "tag:hkcnews.com,2022:article/50005",
@@ -249,6 +254,60 @@ async def test_atom_feed_of_the_newest_articles(archive):
     hostile = next(e for e in entries if e.find("a:id", ns).text.endswith("/50066"))
     assert hostile.find("a:title", ns).text == "惡意標題<script>window.__pwned = 1; alert('title')</script>"
     assert "<script" not in hostile.find("a:content", ns).text
+
+
+async def test_home_page_counts_come_in_chinese_before_the_english(archive):
+    html = await html_of(archive, "/")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    assert "7 篇文章、5 張圖片、9 個標籤、3 位作者 7 articles from 2020-01-11" in text
+
+
+async def test_home_page_search_form_is_labelled_in_chinese_and_english(archive):
+    html = await html_of(archive, "/")
+    assert '<label for="hkc-search-1">搜尋文章 Search articles</label>' in html
+    assert '<input type="submit" value="搜尋 Search">' in html
+    assert '<a class="hkc-search-help" href="/archive/-/search-help">搜尋語法 Search help</a>' in html
+
+
+async def test_home_page_headings_are_in_chinese_and_english(archive):
+    html = await html_of(archive, "/")
+    assert "<h3>每月文章 Articles per month</h3>" in html
+    assert "<h3>現成查詢 Ready-made queries</h3>" in html
+
+
+async def test_home_page_links_are_in_chinese_and_english(archive):
+    html = await html_of(archive, "/")
+    assert '<a class="hkc-trends-link" href="/archive/-/trends">比較詞語走勢 Compare terms over time</a>' in html
+    assert '<a class="hkc-on-this-day-link" href="/archive/-/on-this-day">當年今日 On this day</a>' in html
+    assert '<a href="/archive/feed.atom">最新文章 Atom 訂閱 Atom feed of the newest articles</a>' in html
+
+
+async def test_home_page_month_chart_is_titled_in_chinese_and_english(archive):
+    html = await html_of(archive, "/")
+    assert "<title>每月文章 Articles per month, 2020-01 to 2021-10</title>" in html
+
+
+async def test_home_page_lists_the_ready_made_queries_by_their_paired_titles(archive):
+    html = await html_of(archive, "/")
+    assert '<a href="/archive/search">搜尋文章 Search articles, most relevant first</a>' in html
+    assert '<a href="/archive/feed">最新文章 Newest articles</a>' in html
+    assert '<a href="/archive/tag_counts">標籤及文章數目 Tags by number of articles</a>: 各標籤的文章數目。' in html
+
+
+async def test_site_title_is_in_chinese_and_english(archive):
+    html = await html_of(archive, "/")
+    assert "<title>眾新聞存檔 Citizen News archive" in html
+
+
+def test_every_metadata_title_and_description_begins_in_chinese():
+    metadata = yaml.safe_load((Path(__file__).parent.parent / "metadata.yml").read_text(encoding="utf-8"))
+    news = metadata["databases"]["news"]
+    texts = [metadata["title"], metadata["description_html"], news["description"]]
+    texts += [table["description"] for table in news["tables"].values()]
+    for query in news["queries"].values():
+        texts += [query["title"], query.get("description") or query["description_html"]]
+    chinese_first = re.compile(r"^(<p[^>]*>)?[\u4e00-\u9fff]")
+    assert [t for t in texts if not chinese_first.match(t)] == []
 
 
 async def test_metadata_applies_whatever_the_database_is_called(archive):

@@ -233,6 +233,24 @@ async def test_search_help_shows_an_example_of_each_operator(ds):
         assert response.status_code == 200
 
 
+async def test_search_help_headings_are_in_chinese_and_english(ds):
+    page = (await ds.client.get("/news/-/search-help")).text
+    assert "<title>搜尋語法 Search help</title>" in page
+    assert "<th>語法 Syntax</th><th>意思 Meaning</th><th>例子 Example</th>" in page
+
+
+async def test_search_help_rules_are_titled_chinese_first(ds):
+    page = (await ds.client.get("/news/-/search-help")).text
+    titles = re.findall(r"<dt>([^<]+)</dt>", page)
+    assert titles == [
+        "中文 Chinese",
+        "英文 English",
+        "優先次序 Precedence",
+        "運算符 Operators",
+        "至少一個必須出現的詞 One term must occur",
+    ]
+
+
 @pytest.mark.parametrize("path", ["/news/articles", "/news/figures", "/news/-/trends", "/"])
 async def test_every_search_box_links_the_help(ds, path):
     response = await ds.client.get(path)

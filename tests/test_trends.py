@@ -102,7 +102,36 @@ async def test_trends_need_permission_to_view_the_database(corpus_db):
 
 async def test_home_page_links_to_the_trends_page(ds):
     html = await html_of(ds, "/")
-    assert '<a class="hkc-trends-link" href="/news/-/trends">Compare terms over time</a>' in html
+    assert '<a class="hkc-trends-link" href="/news/-/trends">比較詞語走勢 Compare terms over time</a>' in html
+
+
+async def test_trends_page_title_and_heading_are_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/trends")
+    assert "<title>比較詞語走勢 Terms compared over time</title>" in html
+    assert "<h1>比較詞語走勢 Terms compared over time</h1>" in html
+
+
+async def test_trends_page_title_with_terms_keeps_them_beside_the_english(ds):
+    html = await html_of(ds, "/news/-/trends", q=["天氣", "台灣"])
+    assert "<title>比較詞語走勢 天氣, 台灣 over time</title>" in html
+
+
+async def test_trends_form_is_labelled_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/trends")
+    assert 'aria-label="詞語 Term 1"' in html
+    assert '<input type="submit" value="比較 Compare">' in html
+
+
+async def test_trends_table_headers_and_links_are_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/trends", q="天氣")
+    assert "<th>詞語 Term</th><th>有日期的文章 Articles with a date</th><th>上下文 In context</th>" in html
+    assert '<a href="/news/-/concordance?q=%E5%A4%A9%E6%B0%A3">詞語索引 Concordance</a>' in html
+
+
+async def test_trends_chart_choices_are_in_chinese_and_english(ds):
+    html = await html_of(ds, "/news/-/trends", q="天氣")
+    assert '<label for="hkc-trends-0">每月文章 Articles per month</label>' in html
+    assert '<label for="hkc-trends-1">佔每月文章比例 Share of each month&#x27;s articles</label>' in html
 
 
 async def test_a_hostile_term_stays_text_on_the_trends_page(ds):

@@ -62,7 +62,7 @@ def _linked(mark, url):
     return f'<a href="{html.escape(url)}">{mark}</a>' if url else mark
 
 
-def month_chart_svg(counts, link=None, shares=None, label="Articles per month", height=HEIGHT):
+def month_chart_svg(counts, link=None, shares=None, label="每月文章 Articles per month", height=HEIGHT):
     """Articles per month as a bar chart, one <rect> per month that has
     articles, placed on a time axis that keeps the gaps. ``counts`` is
     [(YYYY-MM, n), …] in month order; ``link(month)`` gives a bar's URL.
@@ -91,7 +91,7 @@ def month_chart_svg(counts, link=None, shares=None, label="Articles per month", 
     return "\n".join(parts)
 
 
-def trend_chart_svg(series, link=None, share=False, label="Articles per month"):
+def trend_chart_svg(series, link=None, share=False, label="每月文章 Articles per month"):
     """One line per term: ``series`` is [(term, [(YYYY-MM, count, share), …]),
     …], every term over the same months in order. Each month is a point
     with a title; ``link(term, month)`` gives its URL. Plots the shares with

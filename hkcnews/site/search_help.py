@@ -29,20 +29,20 @@ OPERATORS = [
 ]
 RULES = [
     (
-        "Chinese 中文",
+        "中文 Chinese",
         "A run of characters matches exactly where those characters stand together, in either script: 崔天凯 finds 崔天凱.",
     ),
-    ("English 英文", "Words match whole and in any case: blinken finds Blinken, not Blinkens."),
+    ("英文 English", "Words match whole and in any case: blinken finds Blinken, not Blinkens."),
     (
-        "Precedence 優先次序",
+        "優先次序 Precedence",
         "NEAR binds tightest, then - , then AND (a space), then OR: 香港 OR 澳門 台灣 is 香港 OR (澳門 AND 台灣).",
     ),
     (
-        "Operators 運算符",
+        "運算符 Operators",
         "OR, AND, NOT and NEAR are operators in capitals only; in lower case they are words. A - inside a word (COVID-19) is part of it.",
     ),
     (
-        "One term must occur 至少一個必須出現的詞",
+        "至少一個必須出現的詞 One term must occur",
         "A search of only -terms (-台灣 alone) cannot be answered: add a term that must occur.",
     ),
 ]

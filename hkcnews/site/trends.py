@@ -122,8 +122,8 @@ async def _page(datasette, request, database, terms, rows, error=None):
         chart = either_chart(
             "hkc-trends",
             [
-                ("Articles per month", trend_chart_svg(series, link=search_url)),
-                ("Share of each month's articles", trend_chart_svg(series, link=search_url, share=True)),
+                ("每月文章 Articles per month", trend_chart_svg(series, link=search_url)),
+                ("佔每月文章比例 Share of each month's articles", trend_chart_svg(series, link=search_url, share=True)),
             ],
         )
     context = {
