@@ -3,10 +3,12 @@ import subprocess
 import sys
 
 import pytest
+from datasette.plugins import pm
 from hypothesis import settings
 
 from build_db import build
 
+from . import started
 from .browser import CHROMIUM, CHROMIUM_ARGS, OFF_MACHINE, Watcher, require_chromium, stay_on_loopback
 from .helpers import CORPUS, FUZZ, HOSTILE, ROOT, SEEDS, datasette_for, not_for_the_wheel, seeds_with
 from .language import FILES as LANGUAGE_FILES
@@ -18,6 +20,16 @@ from .server import Server
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("fuzz", derandomize=False, print_blob=True)
 settings.load_profile("fuzz" if FUZZ else "ci")
+
+
+pm.register(started, name="tests.started")
+
+
+@pytest.fixture(autouse=True)
+def end_each_tests_datasette_threads():
+    yield
+    started.release_all()
+
 
 # What `make test-fast` leaves out: tests that start a server, a browser or a
 # virtual environment, build a corpus of their own, or run a thousand queries.
