@@ -147,7 +147,7 @@ def test_a_hit_in_a_caption_is_shown_from_the_caption():
 
 async def test_the_table_page_shows_each_results_passage_after_its_title(pds):
     page = await html_of(pds, "/news/articles", _search="国家安全条例")
-    cells = re.findall(r'<td class="col-snippet type-str">(.*?)</td>', page, re.S)
+    cells = re.findall(r'<td class="col-snippet type-str"><div class="hkc-passage">(.*?)</div></td>', page, re.S)
     # 20 characters before the hit, 160 in all: 7 before it in its sentence.
     before, after = (FILLER * 20)[-13:] + "立法會今日討論", "的細節。" + FILLER * 20
     assert cells == ["…" + before + "<mark>國家安全條例</mark>" + after[: PASSAGE_CHARS - 26] + "…"]
@@ -155,7 +155,7 @@ async def test_the_table_page_shows_each_results_passage_after_its_title(pds):
 
 async def test_the_table_page_shows_a_caption_hit(pds):
     page = await html_of(pds, "/news/articles", _search="悼念")
-    (cell,) = re.findall(r'<td class="col-snippet type-str">(.*?)</td>', page, re.S)
+    (cell,) = re.findall(r'<td class="col-snippet type-str"><div class="hkc-passage">(.*?)</div></td>', page, re.S)
     assert cell.endswith("市民在維園<mark>悼念</mark>。 何君健攝")
 
 
@@ -167,7 +167,7 @@ async def test_a_table_page_without_a_search_has_no_snippet_column(pds):
 async def test_a_page_that_shows_the_body_shows_the_passage_there(pds):
     page = await html_of(pds, "/news/articles", _search="颱風", _col="body")
     assert 'data-column="snippet"' not in page
-    cells = re.findall(r'<td class="col-body type-str">(.*?)</td>', page, re.S)
+    cells = re.findall(r'<td class="col-body type-str"><div class="hkc-passage">(.*?)</div></td>', page, re.S)
     assert set(cells) == {
         "<mark>颱風</mark>今早襲港，" + (FILLER * 20)[: PASSAGE_CHARS - 7] + "…",
         "…" + (FILLER * 20)[-(PASSAGE_CHARS - 7) :] + "最後一句談<mark>颱風</mark>",

@@ -90,7 +90,8 @@ def _row_id(row):
 
 def _with_cell(row, at, passage_html, replace):
     cells = list(row)
-    cell = {"column": SNIPPET, "value": Markup(passage_html), "raw": passage_html, "value_type": "str"}
+    shown = Markup('<div class="hkc-passage">') + Markup(passage_html) + Markup("</div>")
+    cell = {"column": SNIPPET, "value": shown, "raw": passage_html, "value_type": "str"}
     if replace:
         cells[at] = {**cells[at], "value": cell["value"]}
     else:
