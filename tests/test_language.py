@@ -325,15 +325,15 @@ async def test_the_json_of_the_search_matches_the_concordance_articles(ds):
 async def test_a_search_page_links_its_concordance_collocates_and_keywords(ds):
     html = await html_of(ds, "/news/articles", _search="國安法", year="2021")
     query = "q=%E5%9C%8B%E5%AE%89%E6%B3%95&amp;year=2021"
-    assert f'<a href="/news/-/concordance?{query}">Concordance 詞語索引</a>' in html
-    assert f'<a href="/news/-/collocates?{query}">Collocates 搭配詞</a>' in html
-    assert f'<a href="/news/-/keywords?{query}">Keywords of these articles 關鍵詞</a>' in html
+    assert f'<a href="/news/-/concordance?{query}">詞語索引 Concordance</a>' in html
+    assert f'<a href="/news/-/collocates?{query}">搭配詞 Collocates</a>' in html
+    assert f'<a href="/news/-/keywords?{query}">關鍵詞 Keywords of these articles</a>' in html
 
 
 async def test_a_tag_page_links_the_keywords_of_its_articles(ds):
     html = await html_of(ds, "/news/articles", tags__arraycontains="選舉")
     assert (
-        '<a href="/news/-/keywords?tags__arraycontains=%E9%81%B8%E8%88%89">Keywords of these articles 關鍵詞</a>'
+        '<a href="/news/-/keywords?tags__arraycontains=%E9%81%B8%E8%88%89">關鍵詞 Keywords of these articles</a>'
         in html
     )
     assert "/-/concordance?" not in html

@@ -254,9 +254,9 @@ def as_csv(rows, columns):
 
 
 LINK_LABELS = {
-    "concordance": "Concordance 詞語索引",
-    "collocates": "Collocates 搭配詞",
-    "keywords": "Keywords of these articles 關鍵詞",
+    "concordance": "詞語索引 Concordance",
+    "collocates": "搭配詞 Collocates",
+    "keywords": "關鍵詞 Keywords of these articles",
 }
 
 
