@@ -58,7 +58,6 @@ from run import COMPUTE, cpu_model, free_port, read_whole  # noqa: E402
 from hkcnews.site.connections import MMAP_BYTES  # noqa: E402
 from hkcnews.site.excerpts import (  # noqa: E402
     _MARKDOWN_MARKS,
-    _SPACE,
     PASSAGE_CHARS,
     _best_start,
     passage,
@@ -66,7 +65,7 @@ from hkcnews.site.excerpts import (  # noqa: E402
     passages,
     query_regex,
 )
-from hkcnews.terms import fold, fts_query, visible_text, without_headline  # noqa: E402
+from hkcnews.terms import fts_query, visible_text, without_headline  # noqa: E402
 
 ROWS = 50
 REPEATS = 5  # passages() per query, in-process
@@ -181,13 +180,15 @@ def over_target(values):
 
 STAGES = (
     ("the body's visible text", lambda body, figures, query, x: visible_text(without_headline(body or ""))),
-    ("Markdown marks, spaces", lambda body, figures, query, x: _SPACE.sub(" ", _MARKDOWN_MARKS.sub("", x)).strip()),
-    ("figures, spaces", lambda body, figures, query, x: _SPACE.sub(" ", " ".join([x, *map(_joined, figures)])).strip()),
-    ("fold(text)", lambda body, figures, query, x: (x, fold(x))),
-    ("query_regex", lambda body, figures, query, x: (*x, query_regex(query))),
+    ("Markdown marks, spaces", lambda body, figures, query, x: " ".join(_MARKDOWN_MARKS.sub("", x).split())),
+    (
+        "figures",
+        lambda body, figures, query, x: " ".join(filter(None, [x, *(" ".join(_joined(f).split()) for f in figures)])),
+    ),
+    ("query_regex (written)", lambda body, figures, query, x: (x, query_regex(query, written=True))),
     (
         "finding the hits",
-        lambda body, figures, query, x: (x[0], [m.span() for m in x[2].finditer(x[1]) if m.end() > m.start()]),
+        lambda body, figures, query, x: (x[0], [m.span() for m in x[1].finditer(x[0]) if m.end() > m.start()]),
     ),
     ("choosing the window", lambda body, figures, query, x: (*x, _best_start(x[0], x[1], PASSAGE_CHARS))),
 )
