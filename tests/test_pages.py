@@ -333,5 +333,10 @@ async def test_other_databases_keep_datasette_pages(tmp_path, archive_db):
 
 async def test_the_article_pages_labels_are_in_chinese_and_english(ds):
     html = await html_of(ds, "/news/articles/39427")
-    for label in ("標籤 Tags", "存檔 Archived capture", "存檔版本 <span lang=\"en\">Captures</span>", "下載 This data as"):
+    for label in (
+        "標籤 Tags",
+        "存檔 Archived capture",
+        '存檔版本 <span lang="en">Captures</span>',
+        "下載 This data as",
+    ):
         assert label in html
