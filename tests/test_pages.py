@@ -296,7 +296,7 @@ async def test_home_page_lists_the_ready_made_queries_by_their_paired_titles(arc
 
 async def test_site_title_is_in_chinese_and_english(archive):
     html = await html_of(archive, "/")
-    assert "<title>眾新聞存檔 Citizen News archive" in html
+    assert "<title>眾新聞 Citizen News archive" in html
 
 
 def test_every_metadata_title_and_description_begins_in_chinese():

@@ -10,6 +10,7 @@ import re
 
 import nh3
 
+from hkcnews.ours import ARTICLES
 from hkcnews.terms import fold, query_terms, visible_text, without_headline, written_forms
 
 _MARKDOWN_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}|>)\s*|\*\*|__", re.M)
@@ -184,5 +185,5 @@ def passages(conn, query, ids):
         figures.setdefault(article_id, []).append((caption, credit, alt))
     return {
         article_id: article_passage(query, body, figures.get(article_id, []))
-        for article_id, body in conn.execute(f"select id, body from articles where id in ({marks})", ids)
+        for article_id, body in conn.execute(f"select id, body from [{ARTICLES}] where id in ({marks})", ids)
     }
