@@ -60,6 +60,7 @@ from hkcnews.site.excerpts import (  # noqa: E402
     _MARKDOWN_MARKS,
     PASSAGE_CHARS,
     _best_start,
+    bodies_and_figures,
     passage,
     passage_text,
     passages,
@@ -119,20 +120,8 @@ def page_ids(conn, query):
 
 
 def read_rows(conn, ids):
-    """[(body, figures)] as passages() reads them: one query of the bodies,
-    one of the figures."""
-    marks = ", ".join("?" * len(ids))
-    figures = {}
-    for article_id, caption, credit, alt in conn.execute(
-        f"select article_id, caption, credit, alt from figures where article_id in ({marks}) "
-        "order by article_id, position",
-        ids,
-    ):
-        figures.setdefault(article_id, []).append((caption, credit, alt))
-    return [
-        (body, figures.get(article_id, []))
-        for article_id, body in conn.execute(f"select id, body from articles where id in ({marks})", ids)
-    ]
+    """[(body, figures)] as passages() reads them."""
+    return list(bodies_and_figures(conn, ids).values())
 
 
 def seconds(function, *args):

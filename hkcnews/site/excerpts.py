@@ -169,21 +169,32 @@ def article_passage_sql(body, query, figures_json=None):
     return article_passage(query, body, json.loads(figures_json) if figures_json else ())
 
 
-def passages(conn, query, ids):
-    """{article id: passage HTML} of the articles ``ids`` for ``query``, read
-    in one query of their bodies and one of their figures."""
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        return {}
-    marks = ", ".join("?" * len(ids))
+def figures_of(conn, ids):
+    """{article id: [(caption, credit, alt)] in order} of the articles ``ids``, in one query."""
     figures = {}
     for article_id, caption, credit, alt in conn.execute(
-        f"select article_id, caption, credit, alt from figures where article_id in ({marks}) "
+        f"select article_id, caption, credit, alt from figures where article_id in ({', '.join('?' * len(ids))}) "
         "order by article_id, position",
         ids,
     ):
         figures.setdefault(article_id, []).append((caption, credit, alt))
+    return figures
+
+
+def bodies_and_figures(conn, ids):
+    """{article id: (body, figures)} of the articles ``ids``: what their
+    passages are cut from, in two queries."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    figures = figures_of(conn, ids)
+    sql = f"select id, body from [{ARTICLES}] where id in ({', '.join('?' * len(ids))})"
+    return {article_id: (body, figures.get(article_id, [])) for article_id, body in conn.execute(sql, ids)}
+
+
+def passages(conn, query, ids):
+    """{article id: passage HTML} of the articles ``ids`` for ``query``."""
     return {
-        article_id: article_passage(query, body, figures.get(article_id, []))
-        for article_id, body in conn.execute(f"select id, body from [{ARTICLES}] where id in ({marks})", ids)
+        article_id: article_passage(query, body, figures)
+        for article_id, (body, figures) in bodies_and_figures(conn, ids).items()
     }

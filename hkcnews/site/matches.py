@@ -16,6 +16,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from hkcnews.compat import ensure_can_view_table
 from hkcnews.config import PLUGIN
 from hkcnews.ours import ARTICLES, built_by_us
+from hkcnews.site.excerpts import figures_of
 from hkcnews.site.filters import tag_filter_clauses
 from hkcnews.terms import (
     QuerySyntaxError,
@@ -162,13 +163,7 @@ def original_texts(conn, ids):
     for i in range(0, len(ids), _TEXT_BATCH):
         batch = ids[i : i + _TEXT_BATCH]
         marks = ", ".join("?" * len(batch))
-        figures = {}
-        for article_id, caption, credit, alt in conn.execute(
-            f"select article_id, caption, credit, alt from figures where article_id in ({marks}) "
-            "order by article_id, position",
-            batch,
-        ):
-            figures.setdefault(article_id, []).append((caption, credit, alt))
+        figures = figures_of(conn, batch)
         for article_id, title, date, author, url, body in conn.execute(
             f"select id, title, date, author, url, body from [{ARTICLES}] where id in ({marks})", batch
         ):
