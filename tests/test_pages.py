@@ -262,41 +262,32 @@ async def test_home_page_counts_come_in_chinese_before_the_english(archive):
     assert "7 篇文章、5 張圖片、9 個標籤、3 位作者 7 articles from 2020-01-11" in text
 
 
-async def test_home_page_search_form_is_labelled_in_chinese_and_english(archive):
-    html = await html_of(archive, "/")
-    assert '<label for="hkc-search-1">搜尋文章 Search articles</label>' in html
-    assert '<input type="submit" value="搜尋 Search">' in html
-    assert '<a class="hkc-search-help" href="/archive/-/search-help">搜尋語法 Search help</a>' in html
-
-
-async def test_home_page_headings_are_in_chinese_and_english(archive):
-    html = await html_of(archive, "/")
-    assert "<h3>每月文章 Articles per month</h3>" in html
-    assert "<h3>現成查詢 Ready-made queries</h3>" in html
-
-
-async def test_home_page_links_are_in_chinese_and_english(archive):
-    html = await html_of(archive, "/")
-    assert '<a class="hkc-trends-link" href="/archive/-/trends">比較詞語走勢 Compare terms over time</a>' in html
-    assert '<a class="hkc-on-this-day-link" href="/archive/-/on-this-day">當年今日 On this day</a>' in html
-    assert '<a href="/archive/feed.atom">最新文章 Atom 訂閱 Atom feed of the newest articles</a>' in html
-
-
-async def test_home_page_month_chart_is_titled_in_chinese_and_english(archive):
-    html = await html_of(archive, "/")
-    assert "<title>每月文章 Articles per month, 2020-01 to 2021-10</title>" in html
-
-
-async def test_home_page_lists_the_ready_made_queries_by_their_paired_titles(archive):
-    html = await html_of(archive, "/")
-    assert '<a href="/archive/search">搜尋文章 Search articles, most relevant first</a>' in html
-    assert '<a href="/archive/feed">最新文章 Newest articles</a>' in html
-    assert '<a href="/archive/tag_counts">標籤及文章數目 Tags by number of articles</a>: 各標籤的文章數目。' in html
-
-
-async def test_site_title_is_in_chinese_and_english(archive):
-    html = await html_of(archive, "/")
-    assert "<title>眾新聞 Citizen News archive" in html
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        # The search form.
+        '<label for="hkc-search-1">搜尋文章 Search articles</label>',
+        '<input type="submit" value="搜尋 Search">',
+        '<a class="hkc-search-help" href="/archive/-/search-help">搜尋語法 Search help</a>',
+        # Headings.
+        "<h3>每月文章 Articles per month</h3>",
+        "<h3>現成查詢 Ready-made queries</h3>",
+        # Links.
+        '<a class="hkc-trends-link" href="/archive/-/trends">比較詞語走勢 Compare terms over time</a>',
+        '<a class="hkc-on-this-day-link" href="/archive/-/on-this-day">當年今日 On this day</a>',
+        '<a href="/archive/feed.atom">最新文章 Atom 訂閱 Atom feed of the newest articles</a>',
+        # The month chart's title.
+        "<title>每月文章 Articles per month, 2020-01 to 2021-10</title>",
+        # The ready-made queries, by their titles.
+        '<a href="/archive/search">搜尋文章 Search articles, most relevant first</a>',
+        '<a href="/archive/feed">最新文章 Newest articles</a>',
+        '<a href="/archive/tag_counts">標籤及文章數目 Tags by number of articles</a>: 各標籤的文章數目。',
+        # The site's title.
+        "<title>眾新聞 Citizen News archive",
+    ],
+)
+async def test_home_page_labels_are_in_chinese_and_english(archive, fragment):
+    assert fragment in await html_of(archive, "/")
 
 
 def test_every_metadata_title_and_description_begins_in_chinese():

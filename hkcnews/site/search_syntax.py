@@ -43,6 +43,12 @@ def searched_queries(name, args):
         return args.getlist(SEARCH_QUERIES[name])
     if args.get("_searchmode") == "raw":
         return []
+    return table_searches(args)
+
+
+def table_searches(args):
+    """The values of a table request's ?_search= and column searches
+    (?_search_title=…), in order."""
     return [value for key in args for value in args.getlist(key) if key == "_search" or key.startswith("_search_")]
 
 

@@ -16,13 +16,14 @@ import copy
 import csv
 import io
 import json
-from urllib.parse import parse_qs
 
+from datasette.utils.asgi import Request
 from markupsafe import Markup
 
 from hkcnews.ours import ARTICLES, archive_in_path
 from hkcnews.site.excerpts import PASSAGE_CHARS, passages
 from hkcnews.site.held import held_response
+from hkcnews.site.search_syntax import table_searches
 
 SNIPPET = "snippet"
 DESCRIPTION = f"The passage (at most {PASSAGE_CHARS} characters) around the best hits of the search, the hits marked."
@@ -39,14 +40,10 @@ csv.field_size_limit(1_000_000)
 
 
 def search_of(args):
-    """The search of a table request's arguments (``?_search=``, and the
-    column searches ``?_search_title=``…, each in brackets beside the
-    others), or None. ``args``: Datasette's request.args, or parse_qs's dict."""
-    keys = args.keys()
-    values = []
-    for key in keys:
-        if key == "_search" or key.startswith("_search_"):
-            values += [v.strip() for v in (args.getlist(key) if hasattr(args, "getlist") else args[key]) if v.strip()]
+    """The search of a table request's arguments (request.args: the
+    ?_search= and the column searches, each in brackets beside the others),
+    or None."""
+    values = [v.strip() for v in table_searches(args) if v.strip()]
     if len(values) > 1:
         return " ".join(f"({v})" for v in values)
     return values[0] if values else None
@@ -126,7 +123,7 @@ class SnippetColumn:
         parts = scope["path"].strip("/").split("/")
         if len(parts) != 2 or parts[1] not in (f"{ARTICLES}.json", f"{ARTICLES}.csv"):
             return None
-        search = search_of(parse_qs(scope.get("query_string", b"").decode("utf-8", "replace")))
+        search = search_of(Request(scope, None).args)
         if search is None:
             return None
         db = await archive_in_path(self.datasette, scope["path"])
