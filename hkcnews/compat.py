@@ -4,6 +4,7 @@ installed line. (Where the plugin relies on Datasette beyond its documented
 API is hkcnews/internals.py.)"""
 
 from datasette.version import __version__ as DATASETTE_VERSION
+from datasette.views.base import DatasetteError
 
 DATASETTE_1 = int(DATASETTE_VERSION.split(".")[0]) >= 1
 # The name of the installed line, as the locks in requirements/ are named.
@@ -84,3 +85,20 @@ async def canned_query_sql(datasette, database, name):
         return (query or {}).get("sql")
     query = await datasette.get_query(database, name)
     return query.sql if query else None
+
+
+# Datasette 0.65 answers a table page's bad ?_sort= with status 500; 1.0
+# raises the same errors with the 400 they are.
+_BAD_SORT = ("Cannot sort table by ", "Cannot use _sort and _sort_desc at the same time")
+
+
+def bad_sort_message(exception):
+    """The message of 0.65's 500 for a ?_sort= or ?_sort_desc= that names no
+    sortable column, or None for any other exception."""
+    if (
+        isinstance(exception, DatasetteError)
+        and exception.status == 500
+        and str(exception.message).startswith(_BAD_SORT)
+    ):
+        return str(exception.message)
+    return None

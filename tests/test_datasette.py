@@ -4,6 +4,8 @@ and the metadata that documents it."""
 import csv
 import io
 
+import pytest
+
 from .helpers import METADATA, QUERY_EXTRA, get_json, table_json
 
 
@@ -162,3 +164,15 @@ async def test_tag_facet_without_matches_is_empty_not_timed_out(ds):
     assert data["facet_results"]["tags"]["results"] == []
     page = await ds.client.get("/news/articles", params={"_search": "不存在的詞"})
     assert "timed out" not in page.text
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"_sort": "nonexistent"}, "Cannot sort table by nonexistent"),
+        ({"_sort_desc": "nonexistent", "_search": "台灣"}, "Cannot sort table by nonexistent"),
+    ],
+)
+async def test_a_sort_by_a_column_the_table_has_not_is_a_400(ds, params, message):
+    response = await ds.client.get("/news/articles.json", params=params)
+    assert (response.status_code, response.json()["error"]) == (400, message)

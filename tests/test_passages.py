@@ -254,3 +254,13 @@ async def test_search_all_reads_the_passage_from_the_tables_json(pds):
     data = (await pds.client.get("/news/articles.json", params=params)).json()
     assert [row["id"] for row in data["rows"]] == [MIDDLE]
     assert "討論<mark>國家安全條例</mark>的細節" in data["rows"][0]["snippet"]
+
+
+@pytest.mark.parametrize(
+    "extension,expected",
+    [("json", '"Cannot sort table by nonexistent"'), ("csv", "Cannot sort table by nonexistent")],
+)
+async def test_a_refused_search_download_is_passed_on_as_it_is(pds, extension, expected):
+    response = await pds.client.get(f"/news/articles.{extension}", params={"_search": "颱風", "_sort": "nonexistent"})
+    assert response.status_code == 400
+    assert expected in response.text

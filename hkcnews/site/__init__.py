@@ -5,7 +5,7 @@ databases stay stock Datasette."""
 from datasette import hookimpl
 from datasette.filters import FilterArguments
 
-from hkcnews.compat import DATASETTE_1
+from hkcnews.compat import DATASETTE_1, bad_sort_message
 from hkcnews.internals import replacing_facet_classes, rewriting_search_filters
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site import cells, connections, described, template_data
@@ -100,10 +100,11 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def handle_exception(datasette, request, exception):
-    message = too_large_message(exception)
+    message = too_large_message(exception) or bad_sort_message(exception)
     if message is not None:
-        # A query that asked for more than limits.py allows: a 400 saying
-        # why, not the 500 Datasette gives errors its views do not expect.
+        # A query that asked for more than limits.py allows, or a sort by a
+        # column the table has not (Datasette 0.65): a 400 saying why, not
+        # the 500 Datasette gives errors its views do not expect.
         return refusal(datasette, request, message)
     # A 404 for an article number that is a capture's: redirect to its article.
     return capture_redirect(datasette, request, exception)
