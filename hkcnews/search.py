@@ -18,7 +18,7 @@ import sqlite3
 import sys
 
 from hkcnews.ours import not_an_archive
-from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, QuerySyntaxError, check_sql, fts_query, title_fts_query
+from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, QuerySyntaxError, check_sql, column_fts_query, fts_query
 
 # Columns shown for each searchable table, in the canned search's order:
 # the articles whose headline matches first, newest first, then the rest
@@ -51,7 +51,7 @@ def search_sql(query, table="articles", limit=20, check=True):
     SQL functions of this package); without, for any SQLite client, a NEAR
     search finds a few rows more than the site."""
     match = fts_query(query).replace("'", "''")
-    title_match = title_fts_query(query).replace("'", "''")
+    title_match = column_fts_query(query, "title").replace("'", "''")
     where = ""
     if check:
         literal = "'" + query.replace("'", "''") + "'"

@@ -641,12 +641,6 @@ def column_fts_query(query, column):
     return _column_compiled(query or "", column)
 
 
-def title_fts_query(query):
-    """column_fts_query of the title: how the canned search finds the
-    articles whose headline matches, which it lists first."""
-    return column_fts_query(query, "title")
-
-
 @functools.lru_cache(maxsize=1024)
 def _column_compiled(query, column):
     tree = parse_query(query)

@@ -8,7 +8,7 @@ import threading
 from hkcnews.ours import built_by_this_bundle
 from hkcnews.site.excerpts import article_passage_sql
 from hkcnews.site.limits import bound
-from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, column_fts_query, fts_query, title_fts_query
+from hkcnews.terms import MATCH_NOTHING, SQL_FUNCTIONS, column_fts_query, fts_query
 
 MMAP_BYTES = 8 * 1024**3
 
@@ -64,9 +64,8 @@ def prepare(conn):
         # A query that does not parse never reaches it (search_syntax.py
         # answers 400 first); should one, it matches nothing.
         conn.create_function("escape_fts", 1, _never_raise(fts_query, MATCH_NOTHING), deterministic=True)
-        # The canned search's headline matches, which it lists first.
-        conn.create_function("search_title_fts", 1, _never_raise(title_fts_query, MATCH_NOTHING), deterministic=True)
-        # A column search's (?_search_title=, hkcnews/site/filters.py).
+        # A column search's (?_search_title=, hkcnews/site/filters.py), and
+        # the canned search's headline matches, which it lists first.
         conn.create_function("search_column_fts", 2, _never_raise(column_fts_query, MATCH_NOTHING), deterministic=True)
         # The exact check of a NEAR search's candidates (terms.check_sql),
         # each answer kept for the next query of the same page.

@@ -61,12 +61,12 @@ def table_view(datasette, database, search):
         found = await datasette.get_database(database).execute_fn(
             lambda conn: passages(conn, search, [i for i in ids if i is not None])
         )
-        if "body" in names:
-            at, columns = names.index("body"), list(columns)
+        replace = "body" in names
+        if replace:
+            at = names.index("body")
         else:
             at = names.index("title") + 1 if "title" in names else len(names)
             columns = [*columns[:at], _SNIPPET_COLUMN, *columns[at:]]
-        replace = "body" in names
         return {
             "columns": columns,
             "rows": [_with_cell(row, at, found.get(i, ""), replace) for row, i in zip(rows, ids, strict=True)],
