@@ -96,6 +96,9 @@ def datasette_kwargs(metadata=None):
 
 # The plugin's name in Datasette's plugin settings.
 PLUGIN = "hkcnews"
+# The folder of a server's download queue, shared by its processes
+# (hkcnews/site/download_queue.py); python -m hkcnews.serve makes it.
+DOWNLOAD_QUEUE_VARIABLE = "HKCNEWS_DOWNLOAD_QUEUE"
 
 
 def public_url_parts(public_url):

@@ -121,6 +121,7 @@ _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _TAG = re.compile(r"<[^>]*>")
 _URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
+_WWW = re.compile(r"[wW]{3}\.")  # what _URL's second branch needs
 # An article body opens with its headline again.
 _HEADLINE = re.compile(r"\A\s*#[^\n]*(?:\n|\Z)")
 
@@ -162,7 +163,11 @@ def visible_text(markdown):
     text = _MD_LINK.sub(r" \1 ", text)
     text = _TAG.sub(" ", text)
     text = html.unescape(text)
-    return _URL.sub(" ", text)
+    # Few bodies hold an address once their tags are gone, and two substring
+    # searches cost a fraction of _URL's, which has no fixed first letter.
+    if "://" in text or _WWW.search(text):
+        text = _URL.sub(" ", text)
+    return text
 
 
 _SPACES = re.compile(r"\s+")
@@ -787,7 +792,6 @@ class _Field:
 # is in the visible text as it stands.
 _MARKUP = re.compile(r"[<>\[\]()!{}&]|://|www\.", re.I)
 _CAPTION_TAG = re.compile(r"<(?i:/?figcaption)")  # a literal first: fast
-_WWW = re.compile(r"[wW][wW][wW]\.")
 _SPACE_CHAR = re.compile(r"\s")
 
 

@@ -16,6 +16,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from hkcnews import config
@@ -110,4 +111,7 @@ def main(argv=None):
     except OSError as e:
         print(f"hkcnews.serve: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 1
-    return serve_in_workers(sock, args.host, args.port, args.workers)
+    # One download queue for all the workers (hkcnews/site/download_queue.py).
+    with tempfile.TemporaryDirectory(prefix="hkcnews-downloads-") as queue:
+        os.environ.setdefault(config.DOWNLOAD_QUEUE_VARIABLE, queue)
+        return serve_in_workers(sock, args.host, args.port, args.workers)

@@ -15,7 +15,7 @@ from hkcnews.site.coverage import MonthFacet
 from hkcnews.site.days import day, on_this_day
 from hkcnews.site.facets import ARCHIVE_FACETS
 from hkcnews.site.filters import search_in_date_order, tag_filter_clauses
-from hkcnews.site.jsonl import can_render_jsonl, render_jsonl, table_jsonl
+from hkcnews.site.jsonl import can_render_jsonl, render_jsonl
 from hkcnews.site.keywords import keywords_view
 from hkcnews.site.limits import too_large_message
 from hkcnews.site.middleware import wrapped
@@ -121,12 +121,11 @@ def register_routes():
         (r"^/(?P<database>[^/]+)/-/day/(?P<day>[^/]+?)(?P<format>\.json)?$", day),
         (r"^/(?P<database>[^/]+)/-/on-this-day(?P<format>\.json)?$", on_this_day),
         (r"^/(?P<database>[^/]+)/-/search-help$", search_help),
-        (r"^/(?P<database>[^/]+)/(?P<table>[^/]+)\.jsonl$", table_jsonl),
     ]
 
 
 @hookimpl
 def register_output_renderer(datasette):
     # Gives every archive page a "jsonl" link beside Datasette's json and
-    # CSV ones; a table's .jsonl is answered by table_jsonl, a query's here.
+    # CSV ones; a table's .jsonl is answered by whole_downloads.py, a query's here.
     return {"extension": "jsonl", "render": render_jsonl, "can_render": can_render_jsonl}
