@@ -34,7 +34,7 @@ ARCHIVE_REPO ?= https://github.com/hkarchivist/hkcnews-article-archive
 ARCHIVE_DIR ?= hkcnews-article-archive
 ARCHIVE_DB ?= full/news.db
 
-.PHONY: help serve test test-next test-fast lint lock fuzz install browser bench clean archive archive-db
+.PHONY: help serve test test-next test-fast lint lock fuzz install browser bench bench-ab clean archive archive-db
 
 # The targets, each with the line after its ## (make help).
 help:
@@ -125,6 +125,14 @@ fuzz: $(BIN)/.installed ## the property tests with fresh seeds, ten times the ex
 
 bench: $(BIN)/.installed ## the benchmark against stock Datasette (N=100000 files)
 	$(BIN)/python bench/run.py --files $(or $(N),100000)
+
+# REV before, the working tree after (or AFTER=<commit>; BASE= says the same),
+# on N generated files (50,000 by default); K= URLs a page kind, ARGS= more
+# of bench/ab.py's options (--seeds DIR, --json FILE, --rebuild).
+bench-ab: $(BIN)/.installed ## every page kind and a whole download at REV and the working tree, with ratios (REV=…)
+	@test -n "$(REV)" || { echo "usage: make bench-ab REV=<commit before the change> [AFTER=<commit>] [N=50000] [K=20]" >&2; exit 2; }
+	$(BIN)/python bench/ab.py --before $(REV) $(if $(or $(AFTER),$(BASE)),--after $(or $(AFTER),$(BASE))) \
+	  --files $(or $(N),50000) $(if $(K),--urls $(K)) $(ARGS)
 
 clean: ## remove the virtual environments, news.db and test output
 	rm -rf .venv .venv-next news.db news.db.inspect.json news.db.metadata.yml news.db.datasette.yml .pytest_cache test-output full
