@@ -20,6 +20,7 @@ import os
 import sqlite3
 import sys
 import zlib
+from pathlib import Path
 
 from hkcnews.site.connections import prepare
 from hkcnews.site.excerpts import figures_of, passage, passage_text
@@ -60,11 +61,12 @@ def _json_value(value):
     return str(value)
 
 
-def connect(path):
+def connect(path, immutable=False):
     """A read-only connection to an archive database with the functions and
     limits its pages' connections have, without the budget of one page's
     result: a download's rows are written as they are read."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    uri = f"{Path(path).resolve().as_uri()}?{'immutable=1' if immutable else 'mode=ro'}"
+    conn = sqlite3.connect(uri, uri=True)
     prepare(conn)
     conn.row_factory = None
     return conn
@@ -107,13 +109,13 @@ def figures_of_all(conn):
 
 def write(spec, out):
     """Writes the result of ``spec`` to the binary stream ``out``: ``path``
-    (the database file), ``sql`` and ``params`` (the table page's query,
+    (the database file) and ``immutable`` (whether it is served as one), ``sql`` and ``params`` (the table page's query,
     without its limit), ``format`` (``csv`` or ``jsonl``), ``search`` (the
     request's search, for a snippet column; or None), ``header`` (CSV: the
     header line or not), ``gzip``, ``max_bytes`` (CSV: Datasette's
     max_csv_mb in bytes; 0 for none). Returns the number of rows; raises
     TooLarge past ``max_bytes``, having written what came before."""
-    conn = connect(spec["path"])
+    conn = connect(spec["path"], spec.get("immutable", False))
     cursor = conn.execute(spec["sql"], spec["params"])
     columns = [d[0] for d in cursor.description]
     snippets = _Snippets(conn, spec["search"], columns) if spec.get("search") and "id" in columns else None

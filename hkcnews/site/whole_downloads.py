@@ -43,7 +43,7 @@ DOWNLOAD_SECONDS = 600
 READ_BYTES = 256 * 1024
 # Arguments of the download itself, not of the rows it holds.
 OWN_ARGS = {"_next", "_size", "_shape", "_format", "_extra", "_nofacet", "_nocount", "_nosuggest", "_stream", "_dl"}
-OWN_ARGS |= {"_header"}
+OWN_ARGS |= {"_header", "_ttl"}
 PROBE_ARGS = {"_size": "1", "_shape": "objects", "_nofacet": "1", "_nocount": "1", "_nosuggest": "1", "_extra": "query"}
 PASSED_HEADERS = (b"cookie", b"authorization")
 # export.py's main in a process of its own (-c: the package has imported it
@@ -97,6 +97,7 @@ class WholeDownloads:
         spec = {
             **query,
             "path": db.path,
+            "immutable": not db.is_mutable,
             "format": fmt,
             "search": search_of(args) if table == ARTICLES else None,
             "header": args.get("_header") != "off",
@@ -117,10 +118,11 @@ class WholeDownloads:
         answer = await self.datasette.client.get(url, headers=headers)
         if answer.status_code != 200:
             return answer, None
-        sql = (answer.json().get("query") or {}).get("sql") or ""
+        query = answer.json().get("query") or {}
+        sql = query.get("sql") or ""
         if not _LIMIT.search(sql):
             raise RuntimeError(f"{url}: Datasette's query of the table page has no limit to remove: {sql}")
-        return answer, {"sql": _LIMIT.sub("", sql), "params": answer.json()["query"].get("params") or {}}
+        return answer, {"sql": _LIMIT.sub("", sql), "params": query.get("params") or {}}
 
     async def _stream(self, spec, scope, send, table):
         process = await asyncio.create_subprocess_exec(
@@ -131,6 +133,8 @@ class WholeDownloads:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
+        # Read beside standard output, so that neither pipe fills while the other is read.
+        errors = asyncio.ensure_future(process.stderr.read())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + DOWNLOAD_SECONDS
         started = False
@@ -147,7 +151,7 @@ class WholeDownloads:
                     )
                     started = True
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
-            error = (await process.stderr.read()).decode("utf-8", "replace").strip()
+            error = (await errors).decode("utf-8", "replace").strip()
             if await process.wait() != 0:
                 if not started:
                     message = f"{scope['path']}: the download could not be read: {error}\n"
@@ -162,6 +166,7 @@ class WholeDownloads:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+            errors.cancel()
 
     def _headers(self, spec, scope, table):
         args = MultiParams(parse_qsl(_query_string(scope), keep_blank_values=True))
