@@ -8,6 +8,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import sqlite_utils
@@ -78,6 +79,46 @@ async def test_datasettes_facets_read_their_configurations_through_get_configs(d
     )
     facet = Nothing(ds, request, "news", sql="select * from articles", table="articles")
     assert await facet.facet_results() == ([], [])
+
+
+@pytest.mark.parametrize(
+    "params", [{"_search": "台灣"}, {"category": "國際", "_facet_size": "1"}, {"author": "Staff Reporter"}]
+)
+async def test_a_column_facet_is_answered_with_counts_made_elsewhere(ds, params):
+    # CountedColumn answers ColumnFacet.facet_results's one query: its
+    # results are then Datasette's own, built from the counts given.
+    await ds.invoke_startup()
+    request = Request.fake(f"/news/articles?{urlencode({**params, '_facet': 'category'})}&_facet=author")
+    sql = "select * from articles where " + ("rowid > 0" if "_search" in params else "category is not null")
+    stock = ColumnFacet(ds, request, "news", sql=sql, table="articles")
+    expected, timed_out = await stock.facet_results()
+    assert timed_out == [] and [f["name"] for f in expected] == ["category", "author"]
+    for facet_info in expected:
+        column = facet_info["name"]
+        everything = [
+            tuple(row)
+            for row in await ds.execute(
+                "news", f"select {column}, count(*) as n from ({sql}) group by {column} order by n desc, {column}"
+            )
+        ]
+        answered = ColumnFacet(ds, request, "news", sql=sql, table="articles")
+        answered.ds = internals.CountedColumn(ds, column, everything)
+        answered.get_configs = lambda column=column: [c for c in stock.get_configs() if c["config"]["simple"] == column]
+        assert await answered.facet_results() == ([facet_info], [])
+        assert answered.ds.answered == 1
+
+
+async def test_a_query_run_with_datasettes_time_limit_is_interrupted(ds):
+    from datasette.database import QueryInterrupted
+
+    sql = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n"
+
+    def run(conn):
+        with internals.time_limited(conn, 5, sql, {}):
+            return conn.execute(sql).fetchall()
+
+    with pytest.raises(QueryInterrupted):
+        await ds.get_database("news").execute_fn(run)
 
 
 async def test_escape_fts_of_an_archive_is_the_plugins(ds):

@@ -10,9 +10,10 @@ import re
 
 import pytest
 
+import hkcnews.site.excerpts
 from build_db import build
 from hkcnews import compat
-from hkcnews.site.excerpts import PASSAGE_CHARS, article_passage, passage
+from hkcnews.site.excerpts import PASSAGE_CHARS, article_passage, passage, passage_text
 
 from .helpers import article_md, datasette_for, figure_html, html_of, seeds_with
 
@@ -143,6 +144,25 @@ def test_a_hit_in_a_caption_is_shown_from_the_caption():
 
 
 # The table page.
+
+
+def test_the_text_of_a_passage_is_kept_for_the_next_search_and_stays_the_same(monkeypatch):
+    # passage_text is kept for the articles shown last (a broad search's
+    # first page is the newest articles, whatever the word): the same text
+    # for the same body and figures, another for other figures, and no more
+    # than TEXTS_CHARS kept.
+    monkeypatch.setattr(hkcnews.site.excerpts, "TEXTS_CHARS", 20_000)
+    monkeypatch.setattr(hkcnews.site.excerpts, "_TEXTS", type(hkcnews.site.excerpts._TEXTS)())
+    monkeypatch.setattr(hkcnews.site.excerpts, "_TEXTS_SIZE", [0])
+    body = "## 標題\n\n**立法會**今日討論[條例](https://example.org)。"
+    first = passage_text(body, [("市民在維園悼念。", "何君健攝", "")])
+    assert first == "立法會今日討論 條例 。 市民在維園悼念。 何君健攝"
+    assert passage_text(body, [["市民在維園悼念。", "何君健攝", ""]]) == first
+    assert passage_text(body, []) == "立法會今日討論 條例 。"
+    for n in range(200):
+        passage_text(f"第{n}段。" + FILLER * 5, [])
+    assert 0 < hkcnews.site.excerpts._TEXTS_SIZE[0] <= 20_000
+    assert passage_text(body, [("市民在維園悼念。", "何君健攝", "")]) == first
 
 
 async def test_the_table_page_shows_each_results_passage_after_its_title(pds):

@@ -7,6 +7,8 @@ import functools
 import html
 import json
 import re
+import threading
+from collections import OrderedDict
 
 import nh3
 
@@ -88,12 +90,45 @@ LEAD_CHARS = 20
 _LATIN_CHAR = re.compile(r"[A-Za-z0-9]")
 
 
+# passage_text's answers for the articles whose passages were shown last,
+# up to TEXTS_CHARS characters of body and text together (6-12 MB a
+# process, some 600 articles of the archive): a broad search's first page
+# is mostly the newest articles, whatever the word, and finding an
+# article's visible text took half the time of its passage. Keyed by the
+# body and figures themselves, so an answer is the function's, whatever
+# file or request they came from.
+TEXTS_CHARS = 3_000_000
+_TEXTS = OrderedDict()
+_TEXTS_SIZE = [0]
+_TEXTS_LOCK = threading.Lock()
+
+
 def passage_text(body, figures):
     """The text a passage is cut from: the body as a reader sees it, then its
     figures' captions, credits and alt text ((caption, credit, alt) triples),
     on one line; the title is shown beside it, so it is left out."""
+    key = (body, tuple(tuple(figure) for figure in figures))
+    with _TEXTS_LOCK:
+        text = _TEXTS.get(key)
+        if text is not None:
+            _TEXTS.move_to_end(key)
+            return text
     parts = [plain_text(body or "")] + [" ".join(" ".join(filter(None, figure)).split()) for figure in figures]
-    return " ".join(filter(None, parts))
+    text = " ".join(filter(None, parts))
+    size = len(body or "") + len(text) + sum(len(part or "") for figure in key[1] for part in figure)
+    if size <= TEXTS_CHARS // 100:
+        with _TEXTS_LOCK:
+            if key not in _TEXTS:
+                _TEXTS[key] = text
+                _TEXTS_SIZE[0] += size
+            while _TEXTS_SIZE[0] > TEXTS_CHARS:
+                (old_body, old_figures), old_text = _TEXTS.popitem(last=False)
+                _TEXTS_SIZE[0] -= (
+                    len(old_body or "")
+                    + len(old_text)
+                    + sum(len(part or "") for figure in old_figures for part in figure)
+                )
+    return text
 
 
 def passage(text, query, length=PASSAGE_CHARS):

@@ -23,9 +23,11 @@ from datasette.database import QueryInterrupted
 from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
 from datasette.utils import path_with_added_args, path_with_removed_args
 
+from hkcnews.internals import CountedColumn
 from hkcnews.months import all_month_counts, request_month_counts, request_state
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site.cache import do_not_keep
+from hkcnews.site.hits import COUNTED, request_hits
 
 TAGS_COLUMN, YEAR_COLUMN = "tags", "year"
 _WHERE = re.compile(r"\bwhere\b", re.I)
@@ -68,11 +70,13 @@ class OwnCounts:
     facet_results reads its configurations through get_configs
     (tests/test_internals.py checks that it does).
 
-    On the archive's table each configuration is counted on its own and all
-    of them side by side: Datasette's class counts its columns one after
-    another (and Datasette 1.0 its facet classes too), while SQLite can use
-    every core. For a search in most articles, the category, author and
-    year facets each read every hit."""
+    On the archive's table the configurations of a search or filter count
+    from its hits, read once for the page (hkcnews/site/hits.py): the
+    category and author facets are Datasette's own, answered with those
+    counts. Otherwise (more hits than hits.py keeps) each configuration is
+    counted on its own and all of them side by side: Datasette's class
+    counts its columns one after another (and Datasette 1.0 its facet
+    classes too), while SQLite can use every core."""
 
     column = None
     # The configurations an instance counts, when not all of them.
@@ -108,7 +112,7 @@ class OwnCounts:
             results, timed_out = await super().facet_results()
         else:
             parts = await asyncio.gather(
-                *(self._own(c) if facet_column(c) == self.column else self._alone(c)._stock() for c in configs)
+                *(self._own(c) if facet_column(c) == self.column else self._other(c) for c in configs)
             )
             results = [r for part, _ in parts for r in part]
             timed_out = [t for _, part in parts for t in part]
@@ -121,6 +125,22 @@ class OwnCounts:
             return [await self.own_counts(config)], []
         except QueryInterrupted:
             return [], [self.column]
+
+    async def _other(self, config):
+        """A configuration of another column: Datasette's facet, given the
+        column's counts from the page's hits where they are counted."""
+        column = facet_column(config)
+        if column in COUNTED and narrowed(self.sql):
+            try:
+                hits = await request_hits(self)
+            except QueryInterrupted:
+                return [], [column]
+            counts = hits.counts(column, self.get_facet_size() + 1) if hits is not None else None
+            if counts is not None:
+                facet = self._alone(config)
+                facet.ds = CountedColumn(self.ds, column, counts)
+                return await facet._stock()
+        return await self._alone(config)._stock()
 
     def _alone(self, config):
         facet = copy.copy(self)
@@ -148,6 +168,11 @@ async def page_months(facet):
     db = facet.ds.get_database(facet.database)
     if not narrowed(facet.sql):
         return list((await all_month_counts(db)).items())
+    if facet.table == ARTICLES:
+        hits = await request_hits(facet)
+        months = hits.months() if hits is not None else None
+        if months is not None:
+            return months
     return await request_month_counts(
         facet.request, db, facet.sql, facet.params, facet.ds.setting("facet_time_limit_ms")
     )
@@ -218,6 +243,8 @@ class TagsFacet(OwnCounts, NoSuggestions, ArrayFacet):
                 """,
                 {},
             )
+        elif (counted := await self._counted_from_hits(facet_size + 1)) is not None:
+            rows = counted
         elif (share := await self._share()) >= BROAD_SHARE:
             rows = await self._common_tag_counts(facet_size + 1, share)
         else:
@@ -242,6 +269,11 @@ class TagsFacet(OwnCounts, NoSuggestions, ArrayFacet):
                 self.params,
             )
         return self._facet(config, rows[:facet_size], truncated=len(rows) > facet_size)
+
+    async def _counted_from_hits(self, limit):
+        """The ``limit`` tags with most hits among the page's (hkcnews/site/hits.py), or None."""
+        hits = await request_hits(self)
+        return hits.counts(TAGS_COLUMN, limit) if hits is not None else None
 
     async def _execute(self, sql, params):
         results = await self.ds.execute(

@@ -61,8 +61,12 @@ def related(conn, article_id):
     if row is None or text is None:
         return []
     title, date = row
+    # Plain tuples: the hundreds of rows of the articles that share a tag
+    # are the plugin's own query, outside a visitor's result budget (limits.py).
+    cursor = conn.cursor()
+    cursor.row_factory = None
     score, shared_tags, shared_ngrams = {}, {}, {}
-    for other, tags in conn.execute(
+    for other, tags in cursor.execute(
         "select b.article_id, count(*) from article_tags a join article_tags b on b.tag_id = a.tag_id "
         "join tags on tags.id = a.tag_id "
         "where a.article_id = ? and b.article_id != ? and tags.article_count <= ? group by b.article_id",
@@ -73,7 +77,7 @@ def related(conn, article_id):
     total = conn.execute("select count(*) from article_texts").fetchone()[0]
     for ngram, documents in distinctive_ngrams(conn, text[0]):
         weight = math.log(total / documents)
-        for (other,) in conn.execute(
+        for (other,) in cursor.execute(
             f"select rowid from {ARTICLES}_fts where {ARTICLES}_fts match ? and rowid != ?",
             [fts_query(ngram), article_id],
         ):
