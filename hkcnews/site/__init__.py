@@ -8,7 +8,7 @@ from datasette.filters import FilterArguments
 from hkcnews.compat import DATASETTE_1, bad_sort_message
 from hkcnews.internals import replacing_facet_classes, rewriting_search_filters
 from hkcnews.ours import ARTICLES, built_by_us
-from hkcnews.site import cells, connections, described, template_data
+from hkcnews.site import cells, connections, described, hits, template_data
 from hkcnews.site.collocates import collocates_view
 from hkcnews.site.concordance import concordance_view
 from hkcnews.site.coverage import MonthFacet
@@ -50,7 +50,11 @@ def extra_body_script(template, datasette):
 
 @hookimpl
 def startup(datasette):
-    return lambda: described.describe(datasette)
+    async def inner():
+        await described.describe(datasette)
+        await hits.preload(datasette)
+
+    return inner
 
 
 if not DATASETTE_1:

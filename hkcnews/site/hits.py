@@ -30,7 +30,7 @@ from datasette.tracer import trace
 
 from hkcnews.internals import STOCK_SEARCH_CLAUSE, time_limited
 from hkcnews.months import request_state
-from hkcnews.ours import ARTICLES
+from hkcnews.ours import ARTICLES, built_by_us
 
 # The columns of the articles table whose facets count from the hits.
 COUNTED = ("category", "author")
@@ -206,6 +206,14 @@ def _read_ids(conn, sql, params):
             return None
         chunks.append(np.array(rows, dtype=np.int64).reshape(-1))
     return np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
+
+
+async def preload(datasette):
+    """At startup: the Columns of every archive file Datasette serves, so
+    that no reader's first search waits for them."""
+    for name, db in datasette.databases.items():
+        if not db.is_memory and await built_by_us(datasette, name):
+            await db.execute_fn(lambda conn, db=db: _columns(db, conn))
 
 
 async def page_hits(datasette, database, sql, params, row_count=None):
