@@ -121,7 +121,7 @@ _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _TAG = re.compile(r"<[^>]*>")
 _URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
-_WWW = re.compile(r"[wW]{3}\.")  # what _URL's second branch needs
+_WWW = re.compile(r"[wW]{3}\.")
 # An article body opens with its headline again.
 _HEADLINE = re.compile(r"\A\s*#[^\n]*(?:\n|\Z)")
 
@@ -163,11 +163,21 @@ def visible_text(markdown):
     text = _MD_LINK.sub(r" \1 ", text)
     text = _TAG.sub(" ", text)
     text = html.unescape(text)
-    # Few bodies hold an address once their tags are gone, and two substring
-    # searches cost a fraction of _URL's, which has no fixed first letter.
-    if "://" in text or _WWW.search(text):
+    # Few bodies hold an address once their tags are gone, and looking for
+    # one costs a fraction of _URL's search, which has no fixed first letter.
+    if "://" in text or _has_www(text):
         text = _URL.sub(" ", text)
     return text
+
+
+def _has_www(text):
+    # Whether "www." stands in text in any case: what _URL's second branch needs.
+    dot = text.find(".", 3)
+    while dot >= 0:
+        if text[dot - 3 : dot].lower() == "www":
+            return True
+        dot = text.find(".", dot + 1)
+    return False
 
 
 _SPACES = re.compile(r"\s+")

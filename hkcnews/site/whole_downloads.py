@@ -40,15 +40,27 @@ DOWNLOAD_CONTENT_TYPE = "text/csv; charset=utf-8"  # a CSV asked for as a file (
 # Far above the longest whole download (every article with its body, on
 # two busy cores); past it the download is broken off.
 DOWNLOAD_SECONDS = 600
-READ_BYTES = 256 * 1024
+# Pieces of up to a megabyte: each costs the middleware outside and uvicorn
+# once, so that relaying a file of hundreds of megabytes is not its cost.
+READ_BYTES = 1024 * 1024
 # Arguments of the download itself, not of the rows it holds.
 OWN_ARGS = {"_next", "_size", "_shape", "_format", "_extra", "_nofacet", "_nocount", "_nosuggest", "_stream", "_dl"}
 OWN_ARGS |= {"_header", "_ttl"}
 PROBE_ARGS = {"_size": "1", "_shape": "objects", "_nofacet": "1", "_nocount": "1", "_nosuggest": "1", "_extra": "query"}
 PASSED_HEADERS = (b"cookie", b"authorization")
-# export.py's main in a process of its own (-c: the package has imported it
-# by then, so that -m would run a second copy of the module).
-EXPORT_COMMAND = "import sys; from hkcnews.site.export import main; sys.exit(main())"
+# export.py's main in a process of its own. It needs the site's connections
+# and passages, not the plugin's hooks: the package's __init__ imports
+# Datasette's views, a third of a second before the first byte, so the
+# package is put in place as a bare namespace first. (-c rather than -m,
+# which would import the package.)
+EXPORT_COMMAND = """
+import sys, types, hkcnews
+site = types.ModuleType("hkcnews.site")
+site.__path__ = [hkcnews.__path__[0] + "/site"]
+sys.modules["hkcnews.site"] = site
+from hkcnews.site.export import main
+sys.exit(main())
+"""
 _LIMIT = re.compile(r"\s+limit\s+\d+\s*$", re.I)
 
 
@@ -132,6 +144,7 @@ class WholeDownloads:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            limit=READ_BYTES,
         )
         # Read beside standard output, so that neither pipe fills while the other is read.
         errors = asyncio.ensure_future(process.stderr.read())
