@@ -1,7 +1,9 @@
 """The locks in requirements/: what make install and a deploy install, the
 versions the tests run with, within pyproject.toml's ranges."""
 
-from importlib.metadata import version
+import ast
+import sys
+from importlib.metadata import packages_distributions, version
 
 import pytest
 from packaging.requirements import Requirement
@@ -72,3 +74,22 @@ def test_deploy_lock_has_the_versions_the_tests_run_with(line):
 def test_installed_packages_are_the_locked_versions():
     test_lock = LINES[LINE]["test"]
     assert {name: version(name) for name in pins(test_lock)} == pins(test_lock)
+
+
+def imported_modules(folder):
+    """The top-level names of every module the .py files under ``folder`` import."""
+    names = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_every_package_the_code_imports_is_declared():
+    third_party = imported_modules(ROOT / "hkcnews") - set(sys.stdlib_module_names) - {"hkcnews"}
+    distributions = packages_distributions()
+    needed = {canonicalize_name(d) for name in third_party for d in distributions.get(name, [name])}
+    assert needed - {canonicalize_name(r.name) for r in declared()} == set()
