@@ -208,6 +208,19 @@ async def test_home_page_says_what_the_archive_holds(archive):
     ]
 
 
+@pytest.mark.parametrize("path", ["/", "/archive"])
+async def test_the_language_pages_tables_are_not_listed_beside_the_readers(archive, path):
+    html = await html_of(archive, path)
+    listed = set(re.findall(r'<a href="/archive/([a-z_]+)"[^>]*>[a-z_]+</a>', html))
+    assert {"articles", "figures"} <= listed
+    assert listed.isdisjoint({"ngrams", "article_texts", "words", "ngram_arrays", "build_info"})
+
+
+async def test_a_table_not_listed_is_still_served(archive):
+    response = await archive.client.get("/archive/ngrams.json", params={"_size": "1"})
+    assert (response.status_code, response.json()["columns"]) == (200, ["ngram", "documents", "occurrences"])
+
+
 async def test_home_page_month_bars_link_to_their_month_s_articles(archive):
     html = await html_of(archive, "/")
     bars = re.findall(r'<a href="([^"]+)"><rect class="month" data-month="([\d-]+)" data-count="(\d+)"', html)
