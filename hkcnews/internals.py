@@ -15,6 +15,7 @@ home page's archive section, as 0.65 has no hook for the home page).
 """
 
 import copy
+import functools
 import re
 import sqlite3
 from contextlib import contextmanager
@@ -226,3 +227,22 @@ class CountedColumn:
         self.answered += 1
         rows = [_FacetRow(pair) for pair in self._counts[: int(query["limit"])]]
         return Results(rows, False, (("value",), ("count",)))
+
+
+# Tables whose allow blocks are kept per Datasette: the archive's, its full-
+# text index's, and the names visitors type; a bound, as names come from URLs.
+KEPT_PERMISSIONS = 1024
+
+
+def remember_table_permissions(datasette):
+    """Datasette 0.65.5 reads a table's allow blocks (its view-table check)
+    by deep-copying every metadata source and merging them, on every check:
+    about 150 checks a page, each copying metadata.yml whole, a sixth of a
+    search page's CPU. The sources do not change once the plugin has
+    described the archive at startup, so each table's answer is kept (on
+    the instance, for its own tables). Datasette 1.0 reads permissions
+    otherwise and has no such method: nothing is done there."""
+    read = getattr(datasette, "_table_permission_allows", None)
+    if read is None or getattr(read, "cache_info", None):
+        return
+    datasette._table_permission_allows = functools.lru_cache(maxsize=KEPT_PERMISSIONS)(read)

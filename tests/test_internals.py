@@ -12,11 +12,12 @@ from urllib.parse import urlencode
 
 import pytest
 import sqlite_utils
+from datasette.app import Datasette
 from datasette.facets import ArrayFacet, ColumnFacet
 from datasette.plugins import pm
 from datasette.utils.asgi import Forbidden, Request
 
-from hkcnews import compat, internals
+from hkcnews import compat, config, internals
 from hkcnews.months import ARTICLES_PER_MONTH_SQL
 from hkcnews.serve import SETTINGS, ensure_inspected
 from hkcnews.serve.asgi import archive_datasette
@@ -181,3 +182,30 @@ async def test_served_datasette_has_the_settings_and_the_row_counts(corpus_db):
     counts = json.loads(corpus_db.with_name("news.db.inspect.json").read_text())
     assert ds.inspect_data == counts
     assert ds.databases["news"].is_mutable is False
+
+
+def private_table(db):
+    """The archive with its figures table open only to the actor {"id": "editor"}."""
+    news = METADATA["databases"]["news"]
+    tables = {**news["tables"], "figures": {**news["tables"]["figures"], "allow": {"id": "editor"}}}
+    return Datasette(
+        [str(db)], **config.datasette_kwargs({**METADATA, "databases": {"news": {**news, "tables": tables}}})
+    )
+
+
+async def test_table_permissions_are_read_once_per_table(corpus_db):
+    ds = datasette_for(corpus_db)
+    await ds.invoke_startup()
+    if compat.DATASETTE_1:  # 1.0 reads permissions without copying the metadata: nothing to keep
+        assert not hasattr(ds, "_table_permission_allows")
+        return
+    ds._table_permission_allows("news", "articles")
+    ds._table_permission_allows("news", "articles")
+    assert ds._table_permission_allows.cache_info()[:2] == (1, 1)  # one read, one kept answer
+
+
+async def test_a_kept_table_permission_still_refuses_a_table(corpus_db):
+    ds = private_table(corpus_db)
+    for _ in range(2):  # the second time from what is kept, on 0.65
+        assert (await ds.client.get("/news/figures.json")).status_code == 403
+        assert (await ds.client.get("/news/articles.json")).status_code == 200

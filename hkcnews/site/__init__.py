@@ -6,7 +6,7 @@ from datasette import hookimpl
 from datasette.filters import FilterArguments
 
 from hkcnews.compat import DATASETTE_1, bad_sort_message
-from hkcnews.internals import replacing_facet_classes, rewriting_search_filters
+from hkcnews.internals import remember_table_permissions, replacing_facet_classes, rewriting_search_filters
 from hkcnews.ours import ARTICLES, built_by_us
 from hkcnews.site import cells, connections, described, hits, template_data
 from hkcnews.site.collocates import collocates_view
@@ -52,6 +52,8 @@ def extra_body_script(template, datasette):
 def startup(datasette):
     async def inner():
         await described.describe(datasette)
+        # After describe: the metadata the kept permissions are read from is final.
+        remember_table_permissions(datasette)
         await hits.preload(datasette)
 
     return inner
