@@ -96,9 +96,10 @@ def datasette_kwargs(metadata=None):
 
 # The plugin's name in Datasette's plugin settings.
 PLUGIN = "hkcnews"
-# The folder of a server's download queue, shared by its processes
-# (hkcnews/site/download_queue.py); python -m hkcnews.serve makes it.
-DOWNLOAD_QUEUE_VARIABLE = "HKCNEWS_DOWNLOAD_QUEUE"
+# The folder a server's processes share their downloads in: the queue's
+# turns and the downloads kept on disk (hkcnews/site/download_queue.py,
+# kept_downloads.py); python -m hkcnews.serve makes it.
+DOWNLOADS_VARIABLE = "HKCNEWS_DOWNLOADS"
 
 
 def public_url_parts(public_url):

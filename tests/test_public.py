@@ -398,8 +398,9 @@ async def test_downloads_beyond_the_queue_get_429_with_retry_after(public_db, su
     release = asyncio.Event()
     started = []
 
-    async def download():
-        """A CSV download whose reader does not read on: it holds its turn."""
+    async def download(n):
+        """A download whose reader does not read on: it holds its turn. Each
+        n its own (id__gte=-n holds every row), so that none follows another."""
         messages = []
 
         async def send(message):
@@ -415,7 +416,7 @@ async def test_downloads_beyond_the_queue_get_429_with_retry_after(public_db, su
             "method": "GET",
             "path": f"/news/articles{suffix}",
             "raw_path": f"/news/articles{suffix}".encode(),
-            "query_string": b"_search=%E7%9A%84",
+            "query_string": f"_search=%E7%9A%84&id__gte=-{n}".encode(),
             "headers": [(b"host", b"localhost")],
             "scheme": "http",
         }
@@ -426,10 +427,11 @@ async def test_downloads_beyond_the_queue_get_429_with_retry_after(public_db, su
         await app(scope, receive, send)
         return messages
 
-    held = [asyncio.ensure_future(download()) for _ in range(RUNNING + WAITING)]
+    held = [asyncio.ensure_future(download(n)) for n in range(RUNNING + WAITING)]
     while len(started) < RUNNING:
         await asyncio.sleep(0.01)
-    refused = await download()
+    await asyncio.sleep(0.2)  # the waiting ones in their places
+    refused = await download(RUNNING + WAITING)
     assert refused[0]["status"] == 429
     headers = {bytes(name).lower(): bytes(value) for name, value in refused[0]["headers"]}
     assert headers[b"retry-after"] == str(RETRY_AFTER_SECONDS).encode()

@@ -13,7 +13,7 @@ import pytest
 from datasette.app import Datasette
 
 from build_db import build
-from hkcnews.config import DOWNLOAD_QUEUE_VARIABLE
+from hkcnews.config import DOWNLOADS_VARIABLE
 from hkcnews.site.download_queue import RUNNING, WAITING
 
 from .helpers import article_md, configured, seeds_with
@@ -133,8 +133,8 @@ async def test_a_bad_filter_of_a_json_lines_download_is_a_400(whole_db):
     assert "nonexistent" in response.json()["error"]
 
 
-def held_download(app, started, release):
-    """A download of ``app`` whose reader does not read on: it keeps its turn."""
+def held_download(app, started, release, query="_search=港"):
+    """A download of ``app`` whose reader does not read on until ``release``: it keeps its turn."""
 
     async def download():
         messages = []
@@ -155,7 +155,7 @@ def held_download(app, started, release):
             "method": "GET",
             "path": "/news/articles.csv",
             "raw_path": b"/news/articles.csv",
-            "query_string": "_search=港".encode(),
+            "query_string": query.encode(),
             "headers": [(b"host", b"localhost")],
             "scheme": "http",
         }
@@ -165,19 +165,72 @@ def held_download(app, started, release):
     return download()
 
 
+def body(messages):
+    return b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+
+
+def distinct(n):
+    """The n-th of as many different downloads as the queue holds: each its own export."""
+    return f"_search=港&id__lt={70100 - n}"
+
+
+async def holding_every_turn(app, release):
+    held, started = [], []
+    for n in range(RUNNING + WAITING):
+        held.append(asyncio.ensure_future(held_download(app, started, release, distinct(n))))
+    while len(started) < RUNNING:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # the waiting ones in their places
+    return held
+
+
 async def test_the_queue_is_one_for_every_process_of_a_server(whole_db, tmp_path, monkeypatch):
     # python -m hkcnews.serve names one folder to all its worker processes;
     # two Datasettes given the same folder stand for two of them.
-    monkeypatch.setenv(DOWNLOAD_QUEUE_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(DOWNLOADS_VARIABLE, str(tmp_path))
     first, second = datasette(whole_db).app(), datasette(whole_db).app()
-    release, started = asyncio.Event(), []
-    held = [asyncio.ensure_future(held_download(first, started, release)) for _ in range(RUNNING + WAITING)]
-    while len(started) < RUNNING:
-        await asyncio.sleep(0.01)
+    release = asyncio.Event()
+    held = await holding_every_turn(first, release)
     # Were the queues apart, this one would start, and wait for the release.
-    refused = await asyncio.wait_for(held_download(second, [], release), 30)
+    refused = await asyncio.wait_for(held_download(second, [], release, distinct(RUNNING + WAITING)), 30)
     release.set()
     finished = await asyncio.gather(*held)
     assert refused[0]["status"] == 429
     assert b"this server runs 2 and queues 8 more" in refused[1]["body"]
     assert [messages[0]["status"] for messages in finished] == [200] * (RUNNING + WAITING)
+
+
+async def test_a_download_asked_again_needs_no_turn(whole_db):
+    ds = datasette(whole_db)
+    first = await ds.client.get(
+        "/news/articles.csv", params={"_search": "政府"}, headers={"accept-encoding": "identity"}
+    )
+    release = asyncio.Event()
+    held = await holding_every_turn(ds.app(), release)
+    read_on = asyncio.Event()
+    read_on.set()
+    again = await asyncio.wait_for(held_download(ds.app(), [], read_on, "_search=%E6%94%BF%E5%BA%9C"), 30)
+    release.set()
+    await asyncio.gather(*held)
+    assert again[0]["status"] == 200
+    assert body(again) == first.content
+
+
+async def test_readers_of_a_download_being_written_follow_it(whole_db):
+    ds = datasette(whole_db)
+    release, started = asyncio.Event(), []
+    writer = asyncio.ensure_future(held_download(ds.app(), started, release))
+    while not started:
+        await asyncio.sleep(0.01)
+    held = await holding_every_turn(ds.app(), release)
+    # The queue is full, yet the same download is answered: it follows the first.
+    read_on = asyncio.Event()
+    read_on.set()
+    follower = asyncio.ensure_future(held_download(ds.app(), [], read_on))
+    await asyncio.sleep(0.5)
+    release.set()
+    written, followed = await asyncio.wait_for(asyncio.gather(writer, follower), 30)
+    await asyncio.gather(*held)
+    assert followed[0]["status"] == 200
+    assert body(followed) == body(written)
+    assert len(csv_rows(body(followed).decode())) == len(await page_ids(ds, _search="港"))

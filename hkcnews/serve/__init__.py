@@ -111,7 +111,7 @@ def main(argv=None):
     except OSError as e:
         print(f"hkcnews.serve: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 1
-    # One download queue for all the workers (hkcnews/site/download_queue.py).
+    # One download queue and one folder of kept downloads for all the workers.
     with tempfile.TemporaryDirectory(prefix="hkcnews-downloads-") as queue:
-        os.environ.setdefault(config.DOWNLOAD_QUEUE_VARIABLE, queue)
+        os.environ.setdefault(config.DOWNLOADS_VARIABLE, queue)
         return serve_in_workers(sock, args.host, args.port, args.workers)

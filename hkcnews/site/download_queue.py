@@ -1,8 +1,9 @@
 """Whole-result downloads wait their turn, so that readers' pages do not.
 
 A table's CSV and JSON-lines downloads read every matching row, seconds of
-CPU for a one-character search (hkcnews/site/whole_downloads.py). Run side
-by side, twenty of them took the CPU from every reader. A server runs
+CPU for a one-character search (hkcnews/site/whole_downloads.py, which
+takes their turns here, and needs none for a download kept on disk). Run
+side by side, twenty of them took the CPU from every reader. A server runs
 RUNNING of them at once, however many processes it has; up to WAITING more
 wait in turn, and a request beyond those is answered 429 with Retry-After
 at once, never started and cut short. One that waits WAIT_SECONDS without
@@ -15,7 +16,7 @@ their turn in the same queue. A page the cache holds is served before it.
 
 The turns are files locked with flock(2) in one folder per server: the
 folder python -m hkcnews.serve makes and names to its processes
-(config.DOWNLOAD_QUEUE_VARIABLE), else one per Datasette. A lock is the
+(config.DOWNLOADS_VARIABLE), else one per Datasette. A lock is the
 kernel's, so a process that dies gives its turns back. Written here: no
 Datasette setting or plugin limits concurrent requests, and asyncio's
 locks are one process's.
@@ -28,10 +29,9 @@ import re
 import tempfile
 import weakref
 
-from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
-from hkcnews.config import DOWNLOAD_QUEUE_VARIABLE
+from hkcnews.config import DOWNLOADS_VARIABLE
 from hkcnews.ours import archive_in_path
 
 RUNNING = 2
@@ -39,7 +39,6 @@ WAITING = 8
 WAIT_SECONDS = 45
 POLL_SECONDS = 0.05
 RETRY_AFTER_SECONDS = 30
-DOWNLOAD_SUFFIXES = (".csv", ".jsonl")
 _LANGUAGE_PAGE = re.compile(r"/[^/]+/-/(?:concordance|collocates|keywords)(?:\.csv|\.jsonl)?")
 TOO_MANY = (
     "Too many downloads at once: this server runs {running} and queues {waiting} more. Try again in {retry} seconds."
@@ -50,24 +49,22 @@ WAITED_TOO_LONG = (
 )
 
 
-async def is_download(datasette, scope):
-    """Whether a request is a table's whole-result download of an archive,
-    /db/table.csv (hkcnews/site/downloads.py makes it stream) or
-    /db/table.jsonl, or one of its language pages."""
-    if scope["type"] != "http":
+async def is_language_page(datasette, scope):
+    """Whether a request is one of an archive's language pages (or their
+    downloads), which read every article they match. A table's whole
+    downloads take their turn in hkcnews/site/whole_downloads.py, which
+    first looks for them on disk."""
+    if scope["type"] != "http" or not _LANGUAGE_PAGE.fullmatch(scope["path"]):
         return False
-    if _LANGUAGE_PAGE.fullmatch(scope["path"]):
-        return bool(await archive_in_path(datasette, scope["path"]))
-    parts = scope["path"].strip("/").split("/")
-    if len(parts) != 2 or b"_trace=" in scope.get("query_string", b""):
-        return False
-    name = tilde_decode(parts[1])
-    suffix = next((s for s in DOWNLOAD_SUFFIXES if name.endswith(s)), None)
-    db = suffix and await archive_in_path(datasette, scope["path"])
-    return bool(db) and name[: -len(suffix)] in await db.table_names()
+    return bool(await archive_in_path(datasette, scope["path"]))
 
 
-class _Turns:
+def refusal(message):
+    """The 429 of a download refused its turn."""
+    return Response.text(message + "\n", status=429, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+class Turns:
     """The turns of one server: RUNNING files to run, WAITING to wait, in
     ``folder``."""
 
@@ -118,8 +115,10 @@ class _Turns:
 _FOLDERS = weakref.WeakKeyDictionary()
 
 
-def _folder(datasette):
-    named = os.environ.get(DOWNLOAD_QUEUE_VARIABLE)
+def downloads_folder(datasette):
+    """The folder a server's processes share their downloads in: their turns
+    here, the downloads kept (hkcnews/site/kept_downloads.py)."""
+    named = os.environ.get(DOWNLOADS_VARIABLE)
     if named:
         return named
     if datasette not in _FOLDERS:
@@ -128,20 +127,19 @@ def _folder(datasette):
 
 
 class DownloadQueue:
-    """ASGI middleware: at most RUNNING downloads at once, WAITING in turn."""
+    """ASGI middleware: the language pages in turn with the downloads."""
 
     def __init__(self, app, datasette):
         self.app = app
         self.datasette = datasette
-        self.turns = _Turns(_folder(datasette))
+        self.turns = Turns(downloads_folder(datasette))
 
     async def __call__(self, scope, receive, send):
-        if not await is_download(self.datasette, scope):
+        if not await is_language_page(self.datasette, scope):
             return await self.app(scope, receive, send)
         fd, refused = await self.turns.turn()
         if fd is None:
-            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-            return await Response.text(refused + "\n", status=429, headers=headers).asgi_send(send)
+            return await refusal(refused).asgi_send(send)
         try:
             await self.app(scope, receive, send)
         finally:

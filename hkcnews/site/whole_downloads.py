@@ -10,8 +10,10 @@ by hkcnews/site/export.py in a process of its own at the lowest CPU
 priority, whose output is streamed as it comes. A search's download has a
 snippet column (hkcnews/site/snippets.py) after the table's.
 
-A download is bounded by its turn in the queue (download_queue.py, outside
-this middleware), by DOWNLOAD_SECONDS, and by the result itself; the page
+A download is bounded by its turn in the queue (download_queue.py), by
+DOWNLOAD_SECONDS, and by the result itself; one asked again is read from
+the disk without a turn (kept_downloads.py), and one asked while another
+request computes it follows that one. The page
 limits (sql_time_limit_ms, max_returned_rows) are a page's, not a
 download's. One that fails after its first byte breaks the connection, so
 that it is seen to be incomplete (downloads.py).
@@ -22,6 +24,7 @@ every max_returned_rows rows, and no plugin streams a table otherwise.
 
 import asyncio
 import json
+import os
 import re
 import sys
 from urllib.parse import parse_qsl, urlencode
@@ -32,7 +35,9 @@ from datasette.utils.asgi import Response
 from hkcnews.ours import ARTICLES, archive_in_path
 from hkcnews.site.cache import INTERNAL_HEADER
 from hkcnews.site.compression import accepts_gzip
+from hkcnews.site.download_queue import Turns, downloads_folder, refusal
 from hkcnews.site.downloads import IncompleteDownload
+from hkcnews.site.kept_downloads import Incomplete, Kept
 from hkcnews.site.snippets import search_of
 
 CONTENT_TYPES = {"csv": "text/plain; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
@@ -89,14 +94,17 @@ class WholeDownloads:
     def __init__(self, app, datasette):
         self.app = app
         self.datasette = datasette
+        self.turns = Turns(downloads_folder(datasette))
 
     async def __call__(self, scope, receive, send):
         fmt = download_format(self.datasette, scope)
         db = fmt and await archive_in_path(self.datasette, scope["path"])
         table = db and tilde_decode(scope["path"].strip("/").split("/")[1].rsplit(".", 1)[0])
-        if not db or table not in await db.table_names() or (fmt == "csv" and await _has_blobs(db, table)):
-            # Blobs: Datasette's CSV writes each as a link to it.
+        if not db or table not in await db.table_names():
             return await self.app(scope, receive, send)
+        if fmt == "csv" and await _has_blobs(db, table):
+            # Datasette's CSV, which writes each blob as a link to it, in turn.
+            return await self._in_turn(self.app(scope, receive, send), send)
         answer, query = await self._query(db, table, scope)
         if query is None:
             # Datasette's own answer (a bad filter's 400, a 403): the CSV
@@ -116,7 +124,57 @@ class WholeDownloads:
             "gzip": accepts_gzip(scope),
             "max_bytes": (self.datasette.setting("max_csv_mb") or 0) * 1024 * 1024 if fmt == "csv" else 0,
         }
-        await self._stream(spec, scope, send, table)
+        await self._answer(Kept(self.datasette, db.path, spec), spec, scope, send, table)
+
+    async def _answer(self, kept, spec, scope, send, table):
+        # Twice at most: a download followed whose writer failed before its
+        # first byte is then written by this request.
+        for _ in range(2):
+            if os.path.exists(kept.done) or kept.writing():
+                try:
+                    return await self._send_kept(kept, spec, scope, send, table)
+                except Incomplete:
+                    continue
+            turn, refused = await self.turns.turn()
+            if turn is None:
+                return await refusal(refused).asgi_send(send)
+            try:
+                file = kept.start_writing()
+                if file is not None:
+                    return await self._stream(spec, scope, send, table, kept, file)
+            finally:
+                self.turns.give_back(turn)
+        raise IncompleteDownload(f"{scope['path']}: the downloads it followed failed")
+
+    async def _in_turn(self, answer, send):
+        turn, refused = await self.turns.turn()
+        if turn is None:
+            answer.close()
+            return await refusal(refused).asgi_send(send)
+        try:
+            await answer
+        finally:
+            self.turns.give_back(turn)
+
+    async def _send_kept(self, kept, spec, scope, send, table):
+        """The download from its kept file. Raises Incomplete when the one it
+        follows failed before this sent anything."""
+        started = False
+        try:
+            async for piece in kept.pieces():
+                if not started:
+                    await send(
+                        {"type": "http.response.start", "status": 200, "headers": self._headers(spec, scope, table)}
+                    )
+                    started = True
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        except Incomplete as failed:
+            if started:
+                raise IncompleteDownload(f"{scope['path']}: {failed}") from None
+            raise
+        if not started:
+            await send({"type": "http.response.start", "status": 200, "headers": self._headers(spec, scope, table)})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _query(self, db, table, scope):
         """(Datasette's answer to the table's JSON for one row, {"sql", "params"}
@@ -136,7 +194,8 @@ class WholeDownloads:
             raise RuntimeError(f"{url}: Datasette's query of the table page has no limit to remove: {sql}")
         return answer, {"sql": _LIMIT.sub("", sql), "params": query.get("params") or {}}
 
-    async def _stream(self, spec, scope, send, table):
+    async def _stream(self, spec, scope, send, table, kept, file):
+        """The export run, its output sent and written to ``file`` as it comes."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -150,7 +209,7 @@ class WholeDownloads:
         errors = asyncio.ensure_future(process.stderr.read())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + DOWNLOAD_SECONDS
-        started = False
+        started = complete = False
         try:
             process.stdin.write(json.dumps(spec).encode())
             process.stdin.close()
@@ -163,6 +222,7 @@ class WholeDownloads:
                         {"type": "http.response.start", "status": 200, "headers": self._headers(spec, scope, table)}
                     )
                     started = True
+                await loop.run_in_executor(None, file.write, piece)
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
             error = (await errors).decode("utf-8", "replace").strip()
             if await process.wait() != 0:
@@ -170,6 +230,7 @@ class WholeDownloads:
                     message = f"{scope['path']}: the download could not be read: {error}\n"
                     return await Response.text(message, status=400).asgi_send(send)
                 raise IncompleteDownload(f"{scope['path']}: {error}")
+            complete = True
             if not started:  # the export wrote nothing at all (a JSON lines file of no rows)
                 await send({"type": "http.response.start", "status": 200, "headers": self._headers(spec, scope, table)})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -180,6 +241,7 @@ class WholeDownloads:
                 process.kill()
                 await process.wait()
             errors.cancel()
+            kept.finish_writing(file, complete)
 
     def _headers(self, spec, scope, table):
         args = MultiParams(parse_qsl(_query_string(scope), keep_blank_values=True))
