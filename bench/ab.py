@@ -508,7 +508,7 @@ def time_downloads(clients, kinds, repeat):
                     raise NotADownload("n/a")
                 # Sorted otherwise than the timed ones: a download the bundle
                 # keeps on disk (kept_downloads.py) is then not this one.
-                with client.stream("GET", urls[label][name][0] + "&_sort=rowid") as response:
+                with client.stream("GET", urls[label][name][0] + "&_sort=title") as response:
                     check_download(response, label == "CSV")
                 asking[label].append(name)
             except NotADownload as e:
