@@ -1,5 +1,6 @@
 """Articles the tests write for themselves, and a Datasette over a build."""
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -278,3 +279,38 @@ def not_for_the_wheel(folder, names):
         or n.endswith((".db", ".egg-info"))
         or (Path(folder) == ROOT and n == "build")
     ]
+
+
+def held_download(app, started, release, path="/news/articles.csv", query="_search=港"):
+    """A whole download of ``app`` (the ASGI app of a Datasette) whose reader
+    does not read on until ``release`` is set: it keeps its turn in the
+    download queue. The status it starts with is added to ``started``;
+    returns its ASGI messages."""
+
+    async def download():
+        messages = []
+
+        async def send(message):
+            messages.append(message)
+            if message["type"] == "http.response.start":
+                started.append(message["status"])
+                if message["status"] == 200:
+                    await release.wait()
+
+        async def receive():
+            await asyncio.Event().wait()
+
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "headers": [(b"host", b"localhost")],
+            "scheme": "http",
+        }
+        await app(scope, receive, send)
+        return messages
+
+    return download()

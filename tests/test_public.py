@@ -29,7 +29,7 @@ from hkcnews.site.download_queue import RETRY_AFTER_SECONDS, RUNNING, WAITING
 from hkcnews.site.facets import OwnCounts
 from hkcnews.site.limits import MAX_RESULT_SIZE, MAX_VALUE_BYTES
 
-from .helpers import CORPUS, EXTRA, SQL_CSV, article_md, datasette_for, seeds_with
+from .helpers import CORPUS, EXTRA, SQL_CSV, article_md, datasette_for, held_download, seeds_with
 from .server import Server
 
 # Long articles, so that the values of a whole-table aggregate pass the
@@ -398,34 +398,9 @@ async def test_downloads_beyond_the_queue_get_429_with_retry_after(public_db, su
     release = asyncio.Event()
     started = []
 
-    async def download(n):
-        """A download whose reader does not read on: it holds its turn. Each
-        n its own (id__gte=-n holds every row), so that none follows another."""
-        messages = []
-
-        async def send(message):
-            messages.append(message)
-            if message["type"] == "http.response.start":
-                started.append(message["status"])
-                if message["status"] == 200:
-                    await release.wait()
-
-        scope = {
-            "type": "http",
-            "http_version": "1.1",
-            "method": "GET",
-            "path": f"/news/articles{suffix}",
-            "raw_path": f"/news/articles{suffix}".encode(),
-            "query_string": f"_search=%E7%9A%84&id__gte=-{n}".encode(),
-            "headers": [(b"host", b"localhost")],
-            "scheme": "http",
-        }
-
-        async def receive():
-            await asyncio.Event().wait()
-
-        await app(scope, receive, send)
-        return messages
+    def download(n):
+        # Each its own (id__gte=-n holds every row), so that none follows another.
+        return held_download(app, started, release, f"/news/articles{suffix}", f"_search=%E7%9A%84&id__gte=-{n}")
 
     held = [asyncio.ensure_future(download(n)) for n in range(RUNNING + WAITING)]
     while len(started) < RUNNING:

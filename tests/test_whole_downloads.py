@@ -16,7 +16,7 @@ from build_db import build
 from hkcnews.config import DOWNLOADS_VARIABLE
 from hkcnews.site.download_queue import RUNNING, WAITING
 
-from .helpers import article_md, configured, seeds_with
+from .helpers import article_md, configured, held_download, seeds_with
 
 COUNT = 30
 # Every article holds 港; the even ones 政府 too.
@@ -133,38 +133,6 @@ async def test_a_bad_filter_of_a_json_lines_download_is_a_400(whole_db):
     assert "nonexistent" in response.json()["error"]
 
 
-def held_download(app, started, release, query="_search=港"):
-    """A download of ``app`` whose reader does not read on until ``release``: it keeps its turn."""
-
-    async def download():
-        messages = []
-
-        async def send(message):
-            messages.append(message)
-            if message["type"] == "http.response.start":
-                started.append(message["status"])
-                if message["status"] == 200:
-                    await release.wait()
-
-        async def receive():
-            await asyncio.Event().wait()
-
-        scope = {
-            "type": "http",
-            "http_version": "1.1",
-            "method": "GET",
-            "path": "/news/articles.csv",
-            "raw_path": b"/news/articles.csv",
-            "query_string": query.encode(),
-            "headers": [(b"host", b"localhost")],
-            "scheme": "http",
-        }
-        await app(scope, receive, send)
-        return messages
-
-    return download()
-
-
 def body(messages):
     return b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
 
@@ -177,7 +145,7 @@ def distinct(n):
 async def holding_every_turn(app, release):
     held, started = [], []
     for n in range(RUNNING + WAITING):
-        held.append(asyncio.ensure_future(held_download(app, started, release, distinct(n))))
+        held.append(asyncio.ensure_future(held_download(app, started, release, query=distinct(n))))
     while len(started) < RUNNING:
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)  # the waiting ones in their places
@@ -192,7 +160,7 @@ async def test_the_queue_is_one_for_every_process_of_a_server(whole_db, tmp_path
     release = asyncio.Event()
     held = await holding_every_turn(first, release)
     # Were the queues apart, this one would start, and wait for the release.
-    refused = await asyncio.wait_for(held_download(second, [], release, distinct(RUNNING + WAITING)), 30)
+    refused = await asyncio.wait_for(held_download(second, [], release, query=distinct(RUNNING + WAITING)), 30)
     release.set()
     finished = await asyncio.gather(*held)
     assert refused[0]["status"] == 429
@@ -209,7 +177,7 @@ async def test_a_download_asked_again_needs_no_turn(whole_db):
     held = await holding_every_turn(ds.app(), release)
     read_on = asyncio.Event()
     read_on.set()
-    again = await asyncio.wait_for(held_download(ds.app(), [], read_on, "_search=%E6%94%BF%E5%BA%9C"), 30)
+    again = await asyncio.wait_for(held_download(ds.app(), [], read_on, query="_search=%E6%94%BF%E5%BA%9C"), 30)
     release.set()
     await asyncio.gather(*held)
     assert again[0]["status"] == 200
