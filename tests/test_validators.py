@@ -13,7 +13,7 @@ from build_db import build
 from hkcnews import config
 from hkcnews.site.validators import SHARED_MAX_AGE
 
-from .helpers import METADATA, SEEDS, article_md, configured, datasette_for, seeds_with
+from .helpers import METADATA, SEEDS, SQL_CSV, article_md, configured, datasette_for, seeds_with
 
 PAGE = "/news/articles?_search=天氣"
 HIT = "x-hkcnews-cache"
@@ -231,7 +231,7 @@ async def test_the_home_page_beside_another_database_is_not_validated(corpus_db,
     assert "etag" in (await ds.client.get(PAGE)).headers
 
 
-@pytest.mark.parametrize("path", ["/news/articles.csv?_search=天氣", "/news/articles.jsonl", "/news.csv?sql=select+1"])
+@pytest.mark.parametrize("path", ["/news/articles.csv?_search=天氣", "/news/articles.jsonl", f"{SQL_CSV}?sql=select+1"])
 async def test_downloads_get_no_validators(served, path):
     response = await served.client.get(path)
     assert response.status_code == 200 and "etag" not in response.headers
