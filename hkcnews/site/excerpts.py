@@ -212,13 +212,14 @@ def article_passage_sql(body, query, figures_json=None):
     return article_passage(query, body, json.loads(figures_json) if figures_json else ())
 
 
-def figures_of(conn, ids):
-    """{article id: [(caption, credit, alt)] in order} of the articles ``ids``, in one query."""
+def figures_of(conn, ids=None):
+    """{article id: [(caption, credit, alt)] in order} of the articles ``ids``
+    (None: of every article), in one query."""
     figures = {}
+    where = "" if ids is None else f"where article_id in ({', '.join('?' * len(ids))}) "
     for article_id, caption, credit, alt in conn.execute(
-        f"select article_id, caption, credit, alt from figures where article_id in ({', '.join('?' * len(ids))}) "
-        "order by article_id, position",
-        ids,
+        f"select article_id, caption, credit, alt from figures {where}order by article_id, position",
+        ids or (),
     ):
         figures.setdefault(article_id, []).append((caption, credit, alt))
     return figures

@@ -87,7 +87,7 @@ class _Snippets:
         ids = [row[self.id_at] for row in rows]
         self.seen += len(rows)
         if self.all_figures is None and self.seen > ALL_FIGURES_FROM:
-            self.all_figures = figures_of_all(self.conn)
+            self.all_figures = figures_of(self.conn)
         figures = self.all_figures if self.all_figures is not None else figures_of(self.conn, ids)
         if self.body_at is None:
             marks = ", ".join("?" * len(ids))
@@ -95,16 +95,6 @@ class _Snippets:
         else:
             bodies = {row[self.id_at]: row[self.body_at] for row in rows}
         return [passage(passage_text(bodies.get(i), figures.get(i, [])), self.search) for i in ids]
-
-
-def figures_of_all(conn):
-    """figures_of() for every article, in one query."""
-    figures = {}
-    for article_id, caption, credit, alt in conn.execute(
-        "select article_id, caption, credit, alt from figures order by article_id, position"
-    ):
-        figures.setdefault(article_id, []).append((caption, credit, alt))
-    return figures
 
 
 def write(spec, out):
